@@ -1,0 +1,167 @@
+package io.c9fs.cache;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import org.junit.jupiter.api.Test;
+
+class PageCacheTest {
+    private static final int BS = 64 * 1024;
+
+    /** A file held in memory, standing in for the server; records every load. */
+    static final class FakeServer implements BlockLoader {
+        byte[] file;
+        final List<long[]> loads = new ArrayList<>();
+        final List<CompletableFuture<byte[]>> held = new ArrayList<>();
+        boolean hold;
+
+        FakeServer(int size, long seed) {
+            file = new byte[size];
+            new Random(seed).nextBytes(file);
+        }
+
+        @Override
+        public synchronized CompletableFuture<byte[]> load(long path, long offset, int length) {
+            loads.add(new long[] {offset, length});
+            byte[] snapshot = slice(offset, length);
+            if (hold) {
+                CompletableFuture<byte[]> f = new CompletableFuture<>();
+                held.add(f);
+                return f.thenApply(x -> snapshot);
+            }
+            return CompletableFuture.completedFuture(snapshot);
+        }
+
+        byte[] slice(long offset, int length) {
+            int from = (int) Math.min(offset, file.length);
+            int to = (int) Math.min(offset + length, file.length);
+            return Arrays.copyOfRange(file, from, to);
+        }
+    }
+
+    private static byte[] read(PageCache c, long path, long offset, int len, BlockLoader l) throws Exception {
+        ByteBuffer dst = ByteBuffer.allocateDirect(len);
+        int n = c.read(path, offset, dst, l).get(5, TimeUnit.SECONDS);
+        assertEquals(n, dst.position());
+        byte[] out = new byte[n];
+        dst.flip().get(out);
+        return out;
+    }
+
+    @Test
+    void missLoadsTheRunPlusReadaheadAndLaterReadsHit() throws Exception {
+        FakeServer srv = new FakeServer(8 * BS, 1);
+        PageCache c = new PageCache(64L << 20, BS, 2 * BS);
+        assertArrayEquals(srv.slice(100, 4096), read(c, 7, 100, 4096, srv));
+        assertEquals(1, srv.loads.size());
+        assertEquals(3L * BS, srv.loads.get(0)[1], "one block asked for, two read ahead");
+        assertArrayEquals(srv.slice(BS + 10, BS), read(c, 7, BS + 10, BS, srv));
+        assertEquals(1, srv.loads.size(), "blocks 1 and 2 came from readahead");
+        assertTrue(c.stats().hits() >= 2);
+    }
+
+    @Test
+    void shortReadAtEndOfFileAndNothingBeyond() throws Exception {
+        FakeServer srv = new FakeServer(100_000, 2);
+        PageCache c = new PageCache(64L << 20, BS, 0);
+        assertArrayEquals(srv.slice(99_000, 1000), read(c, 1, 99_000, 4096, srv));
+        assertEquals(0, read(c, 1, 200_000, 4096, srv).length);
+        int loadsBefore = srv.loads.size();
+        assertArrayEquals(srv.slice(99_500, 500), read(c, 1, 99_500, 8192, srv));
+        assertEquals(loadsBefore, srv.loads.size(), "the short block also cached where the file ends");
+    }
+
+    @Test
+    void invalidationDuringALoadKeepsItsBytesOutOfTheCache() throws Exception {
+        FakeServer srv = new FakeServer(4 * BS, 3);
+        PageCache c = new PageCache(64L << 20, BS, 0);
+        srv.hold = true;
+        ByteBuffer dst = ByteBuffer.allocate(4096);
+        CompletableFuture<Integer> pending = c.read(9, 0, dst, srv);
+        c.invalidate(9, 0, 4096);          // a recall arrives while the old bytes are on the wire
+        srv.file[0] ^= 0x55;               // the server's copy has changed
+        srv.hold = false;
+        srv.held.get(0).complete(null);
+        assertEquals(4096, pending.get(5, TimeUnit.SECONDS));
+        assertEquals(srv.file[0], read(c, 9, 0, 1, srv)[0], "stale bytes were not cached");
+        assertEquals(2, srv.loads.size());
+    }
+
+    @Test
+    void concurrentReadersOfALoadingBlockShareOneLoad() throws Exception {
+        FakeServer srv = new FakeServer(2 * BS, 4);
+        PageCache c = new PageCache(64L << 20, BS, 0);
+        srv.hold = true;
+        CompletableFuture<Integer> a = c.read(3, 0, ByteBuffer.allocate(100), srv);
+        CompletableFuture<Integer> b = c.read(3, 50, ByteBuffer.allocate(100), srv);
+        assertEquals(1, srv.loads.size());
+        srv.held.get(0).complete(null);
+        assertEquals(100, a.get(5, TimeUnit.SECONDS));
+        assertEquals(100, b.get(5, TimeUnit.SECONDS));
+    }
+
+    @Test
+    void failedLoadFailsTheReadAndIsRetriedNextTime() throws Exception {
+        FakeServer srv = new FakeServer(BS, 5);
+        PageCache c = new PageCache(64L << 20, BS, 0);
+        BlockLoader failing = (p, o, l) -> CompletableFuture.failedFuture(new java.io.IOException("server gone"));
+        ExecutionException e = assertThrows(ExecutionException.class,
+                () -> c.read(4, 0, ByteBuffer.allocate(10), failing).get(5, TimeUnit.SECONDS));
+        assertTrue(e.getCause().getMessage().contains("server gone"));
+        assertArrayEquals(srv.slice(0, 10), read(c, 4, 0, 10, srv));
+    }
+
+    @Test
+    void staysWithinItsByteBound() throws Exception {
+        FakeServer srv = new FakeServer(64 * BS, 6);
+        PageCache c = new PageCache(8L * BS + 1024, BS, 0);
+        for (int i = 0; i < 64; i++) {
+            read(c, 5, (long) i * BS, BS, srv);
+        }
+        long bytes = c.stats().bytes();
+        assertTrue(bytes <= 8L * BS + 1024, "cache holds " + bytes);
+        assertTrue(c.stats().evictions() > 0);
+    }
+
+    /** Random reads, writes (server-side change followed by invalidation) and truncations agree with the file. */
+    @Property(tries = 60)
+    void readsAlwaysMatchTheServerAfterInvalidation(@ForAll long seed, @ForAll @IntRange(min = 1, max = 5) int readaheadBlocks) throws Exception {
+        Random rnd = new Random(seed);
+        FakeServer srv = new FakeServer(rnd.nextInt(6 * BS), seed);
+        PageCache c = new PageCache(4L * BS, BS, readaheadBlocks * BS);
+        for (int step = 0; step < 60; step++) {
+            int op = rnd.nextInt(10);
+            if (op < 6) {
+                long off = rnd.nextInt(7 * BS);
+                int len = 1 + rnd.nextInt(3 * BS);
+                assertArrayEquals(srv.slice(off, len), read(c, 11, off, len, srv), "step " + step);
+            } else if (op < 9) {
+                int off = rnd.nextInt(7 * BS);
+                int len = 1 + rnd.nextInt(BS);
+                byte[] grown = Arrays.copyOf(srv.file, Math.max(srv.file.length, off + len));
+                for (int i = off; i < off + len; i++) {
+                    grown[i] = (byte) rnd.nextInt();
+                }
+                srv.file = grown;
+                c.invalidate(11, off, len);
+            } else {
+                int size = rnd.nextInt(7 * BS);
+                srv.file = Arrays.copyOf(srv.file, size);
+                c.invalidate(11, size, 0);
+            }
+        }
+    }
+}
