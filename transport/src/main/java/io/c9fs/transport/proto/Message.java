@@ -385,4 +385,50 @@ public sealed interface Message {
     record Runlinkat() implements Message {
         public int type() { return 77; }
     }
+
+    // ---------------------------------------------------------------- 9P2000.L.c9 (docs/protocol.md)
+
+    /** Lease modes of Tlease/Rlease. */
+    int LEASE_NONE = 0, LEASE_READ = 1, LEASE_WRITE = 2;
+
+    /** Asks for a lease of {@code mode} on the file {@code fid} names (0 releases it). */
+    record Tlease(int fid, int mode) implements Message {
+        public int type() { return 200; }
+    }
+
+    /** The lease granted, its epoch, its term in milliseconds and the file's qid now. */
+    record Rlease(int mode, long epoch, int termMs, Qid qid) implements Message {
+        public Rlease { Objects.requireNonNull(qid); }
+        public int type() { return 201; }
+    }
+
+    /** The recall channel: held by the server until it has recalls or a third of the term passed; renews every lease. */
+    record Tcallback() implements Message {
+        public int type() { return 202; }
+    }
+
+    record Rcallback(int termMs, List<Recall> recalls) implements Message {
+        public Rcallback { recalls = List.copyOf(recalls); }
+        public int type() { return 203; }
+    }
+
+    /** Acknowledges recall {@code id}: its pages are laundered and dropped, or its attributes or name forgotten. */
+    record Trecalled(long id) implements Message {
+        public int type() { return 204; }
+    }
+
+    record Rrecalled() implements Message {
+        public int type() { return 205; }
+    }
+
+    /**
+     * One recall of an Rcallback: id[8] kind[1] path[8] offset[8] length[8] name[s]. {@code path}
+     * is the qid.path of the file (or, for an entry recall, of the directory); length 0 means to
+     * the end of the file.
+     */
+    record Recall(long id, int kind, long path, long offset, long length, String name) {
+        public static final int DATA = 1, ATTR = 2, ENTRY = 3, REVOKE = 4;
+        public Recall { Objects.requireNonNull(name); }
+        public int encodedSize() { return 8 + 1 + 8 + 8 + 8 + 2 + Strings.utf8Length(name); }
+    }
 }

@@ -1,0 +1,116 @@
+package io.c9fs.transport.codec;
+
+import io.c9fs.transport.proto.Dialect;
+import io.c9fs.transport.proto.Message;
+import io.c9fs.transport.proto.Message.Rcallback;
+import io.c9fs.transport.proto.Message.Recall;
+import io.c9fs.transport.proto.Message.Rlease;
+import io.c9fs.transport.proto.Message.Rrecalled;
+import io.c9fs.transport.proto.Message.Tcallback;
+import io.c9fs.transport.proto.Message.Tlease;
+import io.c9fs.transport.proto.Message.Trecalled;
+import io.netty.buffer.ByteBuf;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * 9P2000.L.c9: every message of 9P2000.L, plus the lease messages of docs/protocol.md
+ * (types 200..205). Only a connection whose Tversion agreed on "9P2000.L.c9" uses this codec,
+ * so a plain 9P2000.L peer never sees these types.
+ */
+final class LeaseCodec extends Codec {
+    /** A recall's fixed fields: id[8] kind[1] path[8] offset[8] length[8] name-length[2]. */
+    private static final int RECALL_MIN = 8 + 1 + 8 + 8 + 8 + 2;
+
+    private final LinuxCodec linux = new LinuxCodec();
+
+    @Override
+    public Dialect dialect() {
+        return Dialect.P9P2000_L_C9;
+    }
+
+    @Override
+    public boolean carries(int type) {
+        return linux.carries(type) || (type >= 200 && type <= 205);
+    }
+
+    @Override
+    boolean hasNUname() {
+        return true;
+    }
+
+    @Override
+    boolean encodeOwn(Message m, ByteBuf out) {
+        switch (m.type()) {
+            case 200: {
+                Tlease t = (Tlease) m;
+                out.writeIntLE(t.fid());
+                WireWriter.u8(out, t.mode(), "lease mode");
+                return true;
+            }
+            case 201: {
+                Rlease r = (Rlease) m;
+                WireWriter.u8(out, r.mode(), "lease mode");
+                out.writeLongLE(r.epoch()).writeIntLE(r.termMs());
+                WireWriter.qid(out, r.qid());
+                return true;
+            }
+            case 202:
+            case 205:
+                return true;
+            case 203: {
+                Rcallback r = (Rcallback) m;
+                out.writeIntLE(r.termMs());
+                if (r.recalls().size() > 0xFFFF) {
+                    throw new IllegalArgumentException("more than 65535 recalls in one Rcallback");
+                }
+                out.writeShortLE(r.recalls().size());
+                for (Recall c : r.recalls()) {
+                    out.writeLongLE(c.id());
+                    WireWriter.u8(out, c.kind(), "recall kind");
+                    out.writeLongLE(c.path()).writeLongLE(c.offset()).writeLongLE(c.length());
+                    WireWriter.string(out, c.name());
+                }
+                return true;
+            }
+            case 204:
+                out.writeLongLE(((Trecalled) m).id());
+                return true;
+            default:
+                return linux.encodeOwn(m, out);
+        }
+    }
+
+    @Override
+    Message decodeOwn(int type, WireReader r) {
+        switch (type) {
+            case 200:
+                return new Tlease(r.u32("fid"), r.u8("mode"));
+            case 201:
+                return new Rlease(r.u8("mode"), r.u64("epoch"), r.u32("term"), r.qid("qid"));
+            case 202:
+                return new Tcallback();
+            case 203: {
+                int term = r.u32("term");
+                int n = r.u16("nrecall");
+                // Checked against the bytes present before the list is sized by the peer's count.
+                if ((long) n * RECALL_MIN > r.remaining()) {
+                    throw new ProtocolException("Rcallback: " + n + " recalls cannot fit in "
+                            + r.remaining() + " bytes");
+                }
+                List<Recall> recalls = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    recalls.add(new Recall(r.u64("id"), r.u8("kind"), r.u64("path"), r.u64("offset"),
+                            r.u64("length"), r.string("name")));
+                }
+                return new Rcallback(term, recalls);
+            }
+            case 204:
+                return new Trecalled(r.u64("id"));
+            case 205:
+                return new Rrecalled();
+            default:
+                return linux.decodeOwn(type, r);
+        }
+    }
+}

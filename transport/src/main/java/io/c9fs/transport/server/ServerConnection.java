@@ -1,0 +1,111 @@
+package io.c9fs.transport.server;
+
+import io.c9fs.transport.Errno;
+import io.c9fs.transport.codec.Codec;
+import io.c9fs.transport.proto.Dialect;
+import io.c9fs.transport.proto.Fcall;
+import io.c9fs.transport.proto.Message;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+
+/**
+ * One client connection of a {@link NinepServer}: its negotiated dialect and msize, and the way
+ * to answer requests.
+ *
+ * <p>Threads: {@link #reply} and {@link #error} may be called from any thread; a reply is
+ * encoded on the calling thread and written as one buffer, so replies from several threads never
+ * interleave on the wire. Dialect and msize change only on the event loop while handling Tversion
+ * (volatile fields; a reply racing a re-version is encoded in either the old or the new dialect,
+ * and the handler was told to abandon those requests by {@link NinepHandler#reset}).
+ */
+public final class ServerConnection {
+    private static final System.Logger LOG = System.getLogger(ServerConnection.class.getName());
+
+    private final Channel channel;
+    private volatile Dialect dialect;
+    private volatile Codec codec = Codec.of(Dialect.P9P2000);
+    private volatile int msize;
+
+    ServerConnection(Channel channel, int maxMsize) {
+        this.channel = channel;
+        this.msize = maxMsize;
+    }
+
+    /** The negotiated dialect, or null before a successful Tversion. */
+    public Dialect dialect() {
+        return dialect;
+    }
+
+    /** The negotiated msize (before Tversion: the server's maximum). */
+    public int msize() {
+        return msize;
+    }
+
+    /** The largest Rread/Twrite payload the msize allows. */
+    public int iounit() {
+        return msize - Message.IOHDRSZ;
+    }
+
+    public Channel channel() {
+        return channel;
+    }
+
+    /** The peer's address, for logs. */
+    public String remote() {
+        return String.valueOf(channel.remoteAddress());
+    }
+
+    Codec codec() {
+        return codec;
+    }
+
+    void versioned(Dialect d, int negotiatedMsize) {
+        this.codec = Codec.of(d);
+        this.msize = negotiatedMsize;
+        this.dialect = d;
+    }
+
+    /**
+     * Sends {@code rmessage} with {@code tag}. Consumes the message: an Rread's data is released
+     * once written (or at once if the connection is gone). A reply that does not fit the dialect
+     * or the msize is a handler bug: it is logged and answered with EIO/EMSGSIZE instead, so the
+     * client's tag does not hang.
+     */
+    public void reply(int tag, Message rmessage) {
+        ByteBuf frame;
+        try {
+            frame = codec.encode(new Fcall(tag, rmessage), channel.alloc());
+        } catch (IllegalArgumentException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot send " + rmessage.getClass().getSimpleName()
+                    + " to " + remote() + ": " + e.getMessage());
+            if (!(rmessage instanceof Message.Rlerror) && !(rmessage instanceof Message.Rerror)) {
+                error(tag, Errno.EIO);
+            }
+            return;
+        }
+        if (frame.readableBytes() > msize) {
+            LOG.log(System.Logger.Level.WARNING, rmessage.getClass().getSimpleName() + " of "
+                    + frame.readableBytes() + " bytes exceeds msize " + msize + " (" + remote() + ")");
+            frame.release();
+            error(tag, Errno.EMSGSIZE);
+            return;
+        }
+        // Netty releases the buffer after writing it, or when the channel is already closed.
+        channel.writeAndFlush(frame, channel.voidPromise());
+    }
+
+    /** Answers {@code tag} with the error of the dialect: Rlerror, or Rerror with string and errno. */
+    public void error(int tag, int errno) {
+        Dialect d = dialect;
+        if (d != null && d.isLinux()) {
+            reply(tag, new Message.Rlerror(errno));
+        } else {
+            reply(tag, new Message.Rerror(Errno.toString9p(errno), d == Dialect.P9P2000_U ? errno : 0));
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "9P connection " + remote() + " " + dialect + " msize " + msize;
+    }
+}

@@ -1,0 +1,70 @@
+package io.c9fs.transport.codec;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.c9fs.transport.proto.Dialect;
+import io.c9fs.transport.proto.Fcall;
+import io.c9fs.transport.proto.Message;
+import io.c9fs.transport.proto.Qid;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The 9P2000.L.c9 messages: bytes as docs/protocol.md lays them out, and only on that dialect. */
+class LeaseCodecTest {
+    private static final Codec C9 = Codec.of(Dialect.P9P2000_L_C9);
+
+    private static String hex(Fcall f) {
+        ByteBuf out = Unpooled.buffer();
+        C9.encode(f, out);
+        String h = ByteBufUtil.hexDump(out);
+        out.release();
+        return h;
+    }
+
+    @Test
+    void tleaseBytes() {
+        // size[4]=12 type[1]=200 tag[2]=5 fid[4]=7 mode[1]=2
+        assertEquals("0c000000" + "c8" + "0500" + "07000000" + "02",
+                hex(new Fcall(5, new Message.Tlease(7, Message.LEASE_WRITE))));
+    }
+
+    @Test
+    void rleaseBytes() {
+        // size 7+1+8+4+13 = 33: mode[1] epoch[8] term[4] qid[13]
+        assertEquals("21000000" + "c9" + "0500" + "01" + "0200000001000000" + "10270000"
+                        + "00" + "03000000" + "2a00000000000000",
+                hex(new Fcall(5, new Message.Rlease(1, (1L << 32) | 2, 10_000, new Qid(0, 3, 42)))));
+    }
+
+    @Test
+    void rcallbackBytes() {
+        // term[4] nrecall[2] then id[8] kind[1] path[8] offset[8] length[8] name[s]
+        Message.Recall entry = new Message.Recall(9, Message.Recall.ENTRY, 100, 0, 0, "a");
+        assertEquals("31000000" + "cb" + "0100" + "10270000" + "0100"
+                        + "0900000000000000" + "03" + "6400000000000000" + "0000000000000000"
+                        + "0000000000000000" + "0100" + "61",
+                hex(new Fcall(1, new Message.Rcallback(10_000, List.of(entry)))));
+    }
+
+    @Test
+    void leaseMessagesAreNotPlain9P2000L() {
+        ByteBuf f = Unpooled.wrappedBuffer(ByteBufUtil.decodeHexDump("0c000000c8050007000000" + "02"));
+        ProtocolException e = assertThrows(ProtocolException.class, () -> Codec.of(Dialect.P9P2000_L).decode(f));
+        assertTrue(e.getMessage().contains("200") || e.getMessage().contains("Tlease"), e.getMessage());
+        f.release();
+    }
+
+    @Test
+    void aRecallCountLargerThanTheFrameIsRefusedBeforeAllocating() {
+        // Rcallback claiming 65535 recalls in a frame with none.
+        ByteBuf f = Unpooled.wrappedBuffer(ByteBufUtil.decodeHexDump("0d000000cb0100" + "10270000" + "ffff"));
+        ProtocolException e = assertThrows(ProtocolException.class, () -> C9.decode(f));
+        assertTrue(e.getMessage().contains("65535"), e.getMessage());
+        f.release();
+    }
+}
