@@ -1,0 +1,90 @@
+package io.c9fs.server;
+
+import io.c9fs.transport.proto.Fcall;
+import io.c9fs.transport.proto.Message;
+import io.c9fs.transport.server.NinepHandler;
+import io.c9fs.transport.server.ServerConnection;
+import java.util.concurrent.Executor;
+
+/**
+ * The {@link NinepHandler} of one client connection: after each Tversion it starts a fresh
+ * {@link Session} and {@link RequestQueue} in the negotiated dialect and msize, and hands every
+ * request to the queue. A re-version or a disconnect closes the queue, which clunks all the
+ * session's fids (closing their descriptors and so dropping their locks).
+ *
+ * <p>Threading: every method is called on the connection's event loop (NinepHandler's contract),
+ * so {@code queue} needs no lock. Replies go out from worker threads through
+ * {@link ServerConnection#reply}, which is thread-safe.
+ */
+final class ConnectionService implements NinepHandler {
+    private final FileServer server;
+    private final Executor workers;
+    private RequestQueue queue;
+
+    ConnectionService(FileServer server, Executor workers) {
+        this.server = server;
+        this.workers = workers;
+        server.stats().connections.incrementAndGet();
+    }
+
+    @Override
+    public void request(ServerConnection conn, Fcall tcall) {
+        if (queue == null) {
+            Session session = new Session(server.export(), conn.dialect(), conn.msize(),
+                    server.config().limits(), server.config().authToken(), server.stats(),
+                    conn.channel().alloc(), this);
+            queue = new RequestQueue(session, workers, new Sink(conn),
+                    server.config().limits().maxInFlight());
+        }
+        Message m = tcall.message();
+        if (m instanceof Message.Tflush) {
+            queue.flush(tcall.tag(), ((Message.Tflush) m).oldtag());
+        } else {
+            queue.submit(tcall.tag(), m);
+        }
+    }
+
+    @Override
+    public void reset(ServerConnection conn) {
+        if (queue != null) {
+            queue.close();
+            queue = null;
+        }
+        conn.channel().config().setAutoRead(true);
+    }
+
+    @Override
+    public void disconnected(ServerConnection conn) {
+        server.stats().connections.decrementAndGet();
+    }
+
+    private static final class Sink implements RequestQueue.Sink {
+        private final ServerConnection conn;
+
+        Sink(ServerConnection conn) {
+            this.conn = conn;
+        }
+
+        @Override
+        public void reply(int tag, Message r) {
+            conn.reply(tag, r);
+        }
+
+        @Override
+        public void error(int tag, int errno) {
+            conn.error(tag, errno);
+        }
+
+        @Override
+        public void flushed(int tag) {
+            // Through the event loop's task queue, so it is written after replies that other
+            // threads have already queued there.
+            conn.channel().eventLoop().execute(() -> conn.reply(tag, new Message.Rflush()));
+        }
+
+        @Override
+        public void reading(boolean on) {
+            conn.channel().config().setAutoRead(on);
+        }
+    }
+}

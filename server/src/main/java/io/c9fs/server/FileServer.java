@@ -1,0 +1,91 @@
+package io.c9fs.server;
+
+import io.c9fs.transport.server.NinepServer;
+import java.io.IOException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * c9fs-serve's engine: exports a directory over 9P (9P2000.L, 9P2000.u, 9P2000) to any number
+ * of clients. Each connection gets a {@link ConnectionService}; file operations run on a fixed
+ * pool of worker threads, never on the Netty event loops.
+ *
+ * <p>Threading: {@link #start} and {@link #close} from any thread (close once). The worker pool's
+ * queue is unbounded but fed by at most {@code maxInFlight} requests per connection.
+ */
+public final class FileServer implements AutoCloseable {
+    private final ServerConfig config;
+    private final Export export;
+    private final ServerStats stats = new ServerStats();
+    private final ThreadPoolExecutor workers;
+    private NinepServer server;
+
+    private FileServer(ServerConfig config, Export export) {
+        this.config = config;
+        this.export = export;
+        AtomicInteger n = new AtomicInteger();
+        this.workers = new ThreadPoolExecutor(config.workers(), config.workers(), 0,
+                TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+                    Thread t = new Thread(r, "c9fs-io-" + n.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                });
+    }
+
+    /**
+     * Opens the export and starts listening.
+     *
+     * @throws ErrnoException if the directory cannot be opened (ENOENT, ENOTDIR, EACCES)
+     * @throws IOException if the address cannot be listened on
+     */
+    public static FileServer start(ServerConfig config) throws ErrnoException, IOException {
+        Export export = Export.open(config.export(), config.readOnly());
+        FileServer fs = new FileServer(config, export);
+        try {
+            fs.server = NinepServer.bind(config.listen(), config.limits().maxMsize(),
+                    config.dialects(), () -> new ConnectionService(fs, fs.workers));
+        } catch (IOException | RuntimeException e) {
+            fs.workers.shutdownNow();
+            export.close();
+            throw e;
+        }
+        return fs;
+    }
+
+    public ServerConfig config() {
+        return config;
+    }
+
+    public Export export() {
+        return export;
+    }
+
+    public ServerStats stats() {
+        return stats;
+    }
+
+    /** The TCP port listened on. */
+    public int port() {
+        return server.port();
+    }
+
+    /** The address clients dial (with the actual port when bound to port 0). */
+    public io.c9fs.transport.client.NinepAddress address() {
+        return server.address();
+    }
+
+    /** Closes every connection (their fids are clunked), then the workers, then the export. */
+    @Override
+    public void close() {
+        server.close();
+        workers.shutdown();
+        try {
+            workers.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        export.close();
+    }
+}

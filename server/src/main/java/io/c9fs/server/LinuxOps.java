@@ -1,0 +1,615 @@
+package io.c9fs.server;
+
+import io.c9fs.transport.Errno;
+import io.c9fs.transport.proto.Dirent;
+import io.c9fs.transport.proto.Message;
+import io.c9fs.transport.proto.Message.Rfsync;
+import io.c9fs.transport.proto.Message.Rgetattr;
+import io.c9fs.transport.proto.Message.Rgetlock;
+import io.c9fs.transport.proto.Message.Rlcreate;
+import io.c9fs.transport.proto.Message.Rlink;
+import io.c9fs.transport.proto.Message.Rlock;
+import io.c9fs.transport.proto.Message.Rlopen;
+import io.c9fs.transport.proto.Message.Rmkdir;
+import io.c9fs.transport.proto.Message.Rmknod;
+import io.c9fs.transport.proto.Message.Rreaddir;
+import io.c9fs.transport.proto.Message.Rreadlink;
+import io.c9fs.transport.proto.Message.Rrename;
+import io.c9fs.transport.proto.Message.Rrenameat;
+import io.c9fs.transport.proto.Message.Rsetattr;
+import io.c9fs.transport.proto.Message.Rstatfs;
+import io.c9fs.transport.proto.Message.Rsymlink;
+import io.c9fs.transport.proto.Message.Runlinkat;
+import io.c9fs.transport.proto.Message.Rxattrcreate;
+import io.c9fs.transport.proto.Message.Rxattrwalk;
+import io.c9fs.transport.proto.Message.Tfsync;
+import io.c9fs.transport.proto.Message.Tgetattr;
+import io.c9fs.transport.proto.Message.Tgetlock;
+import io.c9fs.transport.proto.Message.Tlcreate;
+import io.c9fs.transport.proto.Message.Tlink;
+import io.c9fs.transport.proto.Message.Tlock;
+import io.c9fs.transport.proto.Message.Tlopen;
+import io.c9fs.transport.proto.Message.Tmkdir;
+import io.c9fs.transport.proto.Message.Tmknod;
+import io.c9fs.transport.proto.Message.Treaddir;
+import io.c9fs.transport.proto.Message.Treadlink;
+import io.c9fs.transport.proto.Message.Trename;
+import io.c9fs.transport.proto.Message.Trenameat;
+import io.c9fs.transport.proto.Message.Tsetattr;
+import io.c9fs.transport.proto.Message.Tstatfs;
+import io.c9fs.transport.proto.Message.Tsymlink;
+import io.c9fs.transport.proto.Message.Tunlinkat;
+import io.c9fs.transport.proto.Message.Txattrcreate;
+import io.c9fs.transport.proto.Message.Txattrwalk;
+import io.c9fs.transport.proto.Qid;
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The 9P2000.L requests (Linux v9fs, diod's tools): lopen/lcreate with Linux open flags,
+ * getattr/setattr, readdir with the filesystem's own cookies, xattrs, OFD byte-range locks,
+ * and the *at forms of link, mkdir, rename and unlink.
+ *
+ * <p>Locks: Tlock maps to an open-file-description lock (F_OFD_SETLK) on the fid's descriptor, so
+ * locks conflict across fids, across clients and with local processes, and vanish when the fid is
+ * clunked or the connection drops. A conflicting request, blocking or not, is answered BLOCKED:
+ * v9fs retries a blocking request itself, and the server never parks a worker on a lock.
+ *
+ * <p>Threading: as {@link Session}: called on worker threads, one request per primary fid at once.
+ */
+final class LinuxOps {
+    /** Open flags a client may pass through; the rest (O_CREAT, O_PATH, O_NOFOLLOW...) are ours to set. */
+    private static final int PASSED_FLAGS = Posix.O_ACCMODE | Posix.O_APPEND | Posix.O_TRUNC
+            | Posix.O_DSYNC | Posix.O_SYNC | Posix.O_EXCL;
+
+    private final Session s;
+
+    LinuxOps(Session s) {
+        this.s = s;
+    }
+
+    static int primaryFid(Message m, int otherwise) {
+        if (m instanceof Tlopen t) {
+            return t.fid();
+        } else if (m instanceof Tgetattr t) {
+            return t.fid();
+        } else if (m instanceof Treaddir t) {
+            return t.fid();
+        } else if (m instanceof Tsetattr t) {
+            return t.fid();
+        } else if (m instanceof Tlcreate t) {
+            return t.fid();
+        } else if (m instanceof Tfsync t) {
+            return t.fid();
+        } else if (m instanceof Tlock t) {
+            return t.fid();
+        } else if (m instanceof Tgetlock t) {
+            return t.fid();
+        } else if (m instanceof Txattrwalk t) {
+            return t.fid();
+        } else if (m instanceof Txattrcreate t) {
+            return t.fid();
+        } else if (m instanceof Trename t) {
+            return t.fid();
+        } else if (m instanceof Treadlink t) {
+            return t.fid();
+        } else if (m instanceof Tstatfs t) {
+            return t.fid();
+        }
+        return otherwise;
+    }
+
+    /** The answer to a 9P2000.L request, or null if it is not one. */
+    Message execute(Message t) throws ErrnoException {
+        if (t instanceof Tgetattr m) {
+            return getattr(m);
+        } else if (t instanceof Tlopen m) {
+            return lopen(m);
+        } else if (t instanceof Treaddir m) {
+            return readdir(m);
+        } else if (t instanceof Tlcreate m) {
+            return lcreate(m);
+        } else if (t instanceof Tsetattr m) {
+            return setattr(m);
+        } else if (t instanceof Tmkdir m) {
+            return mkdir(m);
+        } else if (t instanceof Tunlinkat m) {
+            return unlinkat(m);
+        } else if (t instanceof Trenameat m) {
+            return renameat(m);
+        } else if (t instanceof Trename m) {
+            return rename(m);
+        } else if (t instanceof Tsymlink m) {
+            return symlink(m);
+        } else if (t instanceof Treadlink m) {
+            return readlink(m);
+        } else if (t instanceof Tmknod m) {
+            return mknod(m);
+        } else if (t instanceof Tlink m) {
+            return link(m);
+        } else if (t instanceof Tfsync m) {
+            return fsync(m);
+        } else if (t instanceof Tstatfs m) {
+            return statfs(m);
+        } else if (t instanceof Tlock m) {
+            return lock(m);
+        } else if (t instanceof Tgetlock m) {
+            return getlock(m);
+        } else if (t instanceof Txattrwalk m) {
+            return xattrwalk(m);
+        } else if (t instanceof Txattrcreate m) {
+            return xattrcreate(m);
+        }
+        return null;
+    }
+
+    private Message getattr(Tgetattr t) throws ErrnoException {
+        Fid f = s.fileFid(t.fid());
+        HostStat st = Posix.fstat(f.handle.fd());
+        return new Rgetattr(Rgetattr.BASIC, s.export.qid(st, f.node), st.mode(), st.uid(),
+                st.gid(), st.nlink(), st.rdev(), st.size(), st.blksize(), st.blocks(),
+                st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(),
+                st.ctimeSec(), st.ctimeNsec(), 0, 0, 0, 0);
+    }
+
+    private Message lopen(Tlopen t) throws ErrnoException {
+        Fid f = s.fileFid(t.fid());
+        return new Rlopen(open(s, f, t.flags() & PASSED_FLAGS & ~Posix.O_EXCL), 0);
+    }
+
+    /**
+     * Opens a file fid for I/O with Linux open flags, through the handle's magic link (the file
+     * the fid already names, no new lookup). Shared by 9P2000's Topen.
+     */
+    static Qid open(Session s, Fid f, int flags) throws ErrnoException {
+        if (f.isOpen()) {
+            throw new ErrnoException(Errno.EBADF, "fid already open");
+        }
+        HostStat st = Posix.fstat(f.handle.fd());
+        if (st.isSymlink()) {
+            throw new ErrnoException(Errno.ELOOP, "open of a symlink");
+        }
+        int acc = flags & Posix.O_ACCMODE;
+        if (acc != Posix.O_RDONLY || (flags & Posix.O_TRUNC) != 0) {
+            s.export.checkWritable();
+        }
+        if (st.isDir()) {
+            if (acc != Posix.O_RDONLY) {
+                throw new ErrnoException(Errno.EISDIR, "directory opened for writing");
+            }
+            flags = Posix.O_RDONLY | Posix.O_DIRECTORY;
+        } else if (st.fileType() == HostStat.S_IFIFO) {
+            // A fifo's open blocks until the other end shows up: never park a worker on it.
+            flags |= Posix.O_NONBLOCK;
+        }
+        int fd = Posix.reopen(f.handle.fd(), flags | Posix.O_CLOEXEC);
+        f.ioFd = fd;
+        f.openFlags = flags;
+        f.node.opened(s.owner);
+        if (st.isDir()) {
+            f.dir = new DirCursor(fd, Math.min(s.msize, 1 << 16));
+        }
+        if ((flags & Posix.O_TRUNC) != 0) {
+            f.node.mutated(s.owner);
+            st = Posix.fstat(fd);
+        }
+        return s.export.qid(st, f.node);
+    }
+
+    private Message readdir(Treaddir t) throws ErrnoException {
+        Fid f = s.fileFid(t.fid());
+        if (f.dir == null) {
+            throw new ErrnoException(f.isOpen() ? Errno.ENOTDIR : Errno.EBADF, "readdir");
+        }
+        int room = Math.min(t.count(), s.msize - Message.IOHDRSZ);
+        List<Dirent> out = new ArrayList<>();
+        List<DirCursor.Entry> batch = f.dir.read(t.offset());
+        fill:
+        while (!batch.isEmpty()) {
+            for (DirCursor.Entry e : batch) {
+                Dirent d = dirent(f, e);
+                if (d.encodedSize() > room) {
+                    break fill;
+                }
+                room -= d.encodedSize();
+                out.add(d);
+            }
+            batch = f.dir.next();
+        }
+        return new Rreaddir(out);
+    }
+
+    private Dirent dirent(Fid f, DirCursor.Entry e) {
+        PathHandle dir = f.handle;
+        Qid qid;
+        if (e.name().equals("..") && dir.parent() == null) {
+            // The root's parent lies outside the export: show the root itself, as ".." walks do.
+            qid = s.export.qid(dir.stat(), null);
+        } else {
+            qid = s.export.direntQid(e.ino(), dir.stat().dev(), e.type());
+        }
+        return new Dirent(qid, e.off(), e.type(), e.name());
+    }
+
+    private Message lcreate(Tlcreate t) throws ErrnoException {
+        Fid f = s.fileFid(t.fid());
+        if (f.isOpen()) {
+            throw new ErrnoException(Errno.EBADF, "fid already open");
+        }
+        s.export.checkWritable();
+        int flags = (t.flags() & PASSED_FLAGS) | Posix.O_CREAT;
+        Qid qid = create(s, f, t.name(), flags, t.mode() & 07777, t.gid());
+        return new Rlcreate(qid, 0);
+    }
+
+    /**
+     * Creates and opens a regular file in the directory fid {@code f}, which then names the new
+     * file, open (lcreate(5), and 9P2000 create of a file).
+     */
+    static Qid create(Session s, Fid f, String name, int flags, int mode, int gid)
+            throws ErrnoException {
+        int fd = s.export.openBeneath(f.handle, name, flags | Posix.O_CLOEXEC, mode);
+        PathHandle created;
+        try {
+            int pathFd = Posix.reopen(fd, Posix.O_PATH | Posix.O_CLOEXEC);
+            try {
+                chown(f, pathFd, gid);
+                HostStat st = Posix.fstat(pathFd);
+                created = new PathHandle(pathFd, f.handle.retain(), name, st);
+            } catch (ErrnoException e) {
+                Posix.close(pathFd);
+                throw e;
+            }
+        } catch (ErrnoException e) {
+            Posix.close(fd);
+            throw e;
+        }
+        s.mutated(f.handle.stat());
+        s.rebind(f, created);
+        f.ioFd = fd;
+        f.openFlags = flags & ~(Posix.O_CREAT | Posix.O_EXCL | Posix.O_TRUNC);
+        f.node.opened(s.owner);
+        return s.export.qid(created.stat(), f.node);
+    }
+
+    /** Gives a new file to the attaching user and the requested group, when we may. */
+    private static void chown(Fid f, int pathFd, int gid) throws ErrnoException {
+        int uid = Session.ownerFor(f.uid);
+        if (uid != -1) {
+            Posix.fchownat(pathFd, "", uid, gid, Posix.AT_EMPTY_PATH | Posix.AT_SYMLINK_NOFOLLOW);
+        }
+    }
+
+    private Message setattr(Tsetattr t) throws ErrnoException {
+        Fid f = s.fileFid(t.fid());
+        s.export.checkWritable();
+        PathHandle h = f.handle;
+        HostStat st = Posix.fstat(h.fd());
+        int valid = t.valid();
+        boolean link = st.isSymlink();
+        String path = Posix.procPath(h.fd());
+        try {
+            if ((valid & Tsetattr.MODE) != 0) {
+                if (link) {
+                    throw new ErrnoException(Errno.EOPNOTSUPP, "chmod of a symlink");
+                }
+                Posix.fchmodat(Posix.AT_FDCWD, path, t.mode() & 07777);
+            }
+            if ((valid & (Tsetattr.UID | Tsetattr.GID)) != 0) {
+                Posix.fchownat(h.fd(), "", (valid & Tsetattr.UID) != 0 ? t.uid() : -1,
+                        (valid & Tsetattr.GID) != 0 ? t.gid() : -1,
+                        Posix.AT_EMPTY_PATH | Posix.AT_SYMLINK_NOFOLLOW);
+            }
+            if ((valid & Tsetattr.SIZE) != 0) {
+                if (!st.isRegular()) {
+                    throw new ErrnoException(st.isDir() ? Errno.EISDIR : Errno.EINVAL, "truncate");
+                }
+                Posix.truncate(path, t.size());
+            }
+            if ((valid & (Tsetattr.ATIME | Tsetattr.MTIME)) != 0) {
+                long aNsec = (valid & Tsetattr.ATIME) == 0 ? Posix.UTIME_OMIT
+                        : (valid & Tsetattr.ATIME_SET) != 0 ? t.atimeNsec() : Posix.UTIME_NOW;
+                long mNsec = (valid & Tsetattr.MTIME) == 0 ? Posix.UTIME_OMIT
+                        : (valid & Tsetattr.MTIME_SET) != 0 ? t.mtimeNsec() : Posix.UTIME_NOW;
+                if (link) {
+                    h.checkName();
+                    Posix.utimensat(h.parent().fd(), h.name(), t.atimeSec(), aNsec, t.mtimeSec(),
+                            mNsec, Posix.AT_SYMLINK_NOFOLLOW);
+                } else {
+                    Posix.utimensat(Posix.AT_FDCWD, path, t.atimeSec(), aNsec, t.mtimeSec(),
+                            mNsec, 0);
+                }
+            }
+        } finally {
+            f.node.mutated(s.owner);
+        }
+        return new Rsetattr();
+    }
+
+    private Message mkdir(Tmkdir t) throws ErrnoException {
+        s.export.checkWritable();
+        Export.checkName(t.name());
+        PathHandle dir = s.borrow(t.dfid());
+        try {
+            Posix.mkdirat(dir.fd(), t.name(), t.mode() & 07777);
+            s.mutated(dir.stat());
+            return new Rmkdir(newQid(t.dfid(), dir, t.name(), t.gid()));
+        } finally {
+            dir.release();
+        }
+    }
+
+    /** The qid of a name just created in {@code dir} by fid {@code by}, after giving it to its owner. */
+    private Qid newQid(int by, PathHandle dir, String name, int gid) throws ErrnoException {
+        PathHandle h = s.export.step(dir, name);
+        try {
+            int uid = Session.ownerFor(s.fid(by).uid);
+            if (uid != -1) {
+                Posix.fchownat(h.fd(), "", uid, gid, Posix.AT_EMPTY_PATH | Posix.AT_SYMLINK_NOFOLLOW);
+            }
+            return s.export.qid(Posix.fstat(h.fd()), null);
+        } finally {
+            h.release();
+        }
+    }
+
+    private Message unlinkat(Tunlinkat t) throws ErrnoException {
+        s.export.checkWritable();
+        Export.checkName(t.name());
+        PathHandle dir = s.borrow(t.dirfid());
+        try {
+            HostStat st = Posix.fstatat(dir.fd(), t.name(), Posix.AT_SYMLINK_NOFOLLOW);
+            Posix.unlinkat(dir.fd(), t.name(), t.flags() & Posix.AT_REMOVEDIR);
+            s.mutated(st);
+            s.mutated(dir.stat());
+            return new Runlinkat();
+        } finally {
+            dir.release();
+        }
+    }
+
+    private Message renameat(Trenameat t) throws ErrnoException {
+        s.export.checkWritable();
+        Export.checkName(t.oldname());
+        Export.checkName(t.newname());
+        PathHandle from = s.borrow(t.olddirfid());
+        try {
+            PathHandle to = s.borrow(t.newdirfid());
+            try {
+                HostStat st = Posix.fstatat(from.fd(), t.oldname(), Posix.AT_SYMLINK_NOFOLLOW);
+                Posix.renameat(from.fd(), t.oldname(), to.fd(), t.newname());
+                s.mutated(st);
+                s.mutated(from.stat());
+                s.mutated(to.stat());
+                return new Rrenameat();
+            } finally {
+                to.release();
+            }
+        } finally {
+            from.release();
+        }
+    }
+
+    private Message rename(Trename t) throws ErrnoException {
+        s.export.checkWritable();
+        Export.checkName(t.name());
+        Fid f = s.fileFid(t.fid());
+        PathHandle to = s.borrow(t.dfid());
+        try {
+            renameFid(s, f, to, t.name());
+            return new Rrename();
+        } finally {
+            to.release();
+        }
+    }
+
+    /** Moves the file fid {@code f} names to {@code name} in {@code to}; the fid follows it. */
+    static void renameFid(Session s, Fid f, PathHandle to, String name) throws ErrnoException {
+        PathHandle h = f.handle;
+        h.checkName();
+        Posix.renameat(h.parent().fd(), h.name(), to.fd(), name);
+        s.mutated(h.parent().stat());
+        s.mutated(to.stat());
+        f.node.mutated(s.owner);
+        int fd = Posix.dup(h.fd());
+        s.rebind(f, new PathHandle(fd, to.retain(), name, h.stat()));
+    }
+
+    private Message symlink(Tsymlink t) throws ErrnoException {
+        s.export.checkWritable();
+        Export.checkName(t.name());
+        PathHandle dir = s.borrow(t.fid());
+        try {
+            Posix.symlinkat(t.symtgt(), dir.fd(), t.name());
+            s.mutated(dir.stat());
+            return new Rsymlink(newQid(t.fid(), dir, t.name(), t.gid()));
+        } finally {
+            dir.release();
+        }
+    }
+
+    private Message readlink(Treadlink t) throws ErrnoException {
+        Fid f = s.fileFid(t.fid());
+        if (!f.handle.stat().isSymlink()) {
+            throw new ErrnoException(Errno.EINVAL, "not a symlink");
+        }
+        return new Rreadlink(Posix.readlinkat(f.handle.fd(), ""));
+    }
+
+    private Message mknod(Tmknod t) throws ErrnoException {
+        s.export.checkWritable();
+        Export.checkName(t.name());
+        int type = t.mode() & HostStat.S_IFMT;
+        if (type != HostStat.S_IFIFO && type != HostStat.S_IFSOCK && type != HostStat.S_IFREG
+                && type != 0) {
+            // Device nodes would hand clients the server's devices.
+            throw new ErrnoException(Errno.EPERM, "device nodes are not served");
+        }
+        PathHandle dir = s.borrow(t.dfid());
+        try {
+            Posix.mknodat(dir.fd(), t.name(), t.mode() & (HostStat.S_IFMT | 07777), 0);
+            s.mutated(dir.stat());
+            return new Rmknod(newQid(t.dfid(), dir, t.name(), t.gid()));
+        } finally {
+            dir.release();
+        }
+    }
+
+    private Message link(Tlink t) throws ErrnoException {
+        s.export.checkWritable();
+        Export.checkName(t.name());
+        PathHandle dir = s.borrow(t.dfid());
+        try {
+            PathHandle target = s.borrow(t.fid());
+            try {
+                link(target, dir, t.name());
+                s.mutated(target.stat());
+                s.mutated(dir.stat());
+                return new Rlink();
+            } finally {
+                target.release();
+            }
+        } finally {
+            dir.release();
+        }
+    }
+
+    /**
+     * Links the file a handle holds, never what a path names now: AT_EMPTY_PATH when we have
+     * CAP_DAC_READ_SEARCH, else the descriptor's magic link (which ends on the same inode).
+     */
+    static void link(PathHandle target, PathHandle dir, String name) throws ErrnoException {
+        try {
+            Posix.linkat(target.fd(), "", dir.fd(), name, Posix.AT_EMPTY_PATH);
+        } catch (ErrnoException e) {
+            if (e.errno() != Errno.ENOENT) {
+                throw e;
+            }
+            Posix.linkat(Posix.AT_FDCWD, Posix.procPath(target.fd()), dir.fd(), name,
+                    Posix.AT_SYMLINK_FOLLOW);
+        }
+    }
+
+    private Message fsync(Tfsync t) throws ErrnoException {
+        Fid f = s.fileFid(t.fid());
+        if (f.isOpen()) {
+            Posix.fsync(f.ioFd, t.datasync() != 0);
+        } else {
+            int fd = Posix.reopen(f.handle.fd(), Posix.O_RDONLY | Posix.O_CLOEXEC);
+            try {
+                Posix.fsync(fd, t.datasync() != 0);
+            } finally {
+                Posix.close(fd);
+            }
+        }
+        return new Rfsync();
+    }
+
+    private Message statfs(Tstatfs t) throws ErrnoException {
+        PathHandle h = s.borrow(t.fid());
+        try {
+            ByteBuffer b = Posix.fstatfs(h.fd());
+            long fsid = (b.getInt(56) & 0xFFFFFFFFL) | ((long) b.getInt(60) << 32);
+            return new Rstatfs((int) b.getLong(0), (int) b.getLong(8), b.getLong(16),
+                    b.getLong(24), b.getLong(32), b.getLong(40), b.getLong(48), fsid,
+                    (int) b.getLong(64));
+        } finally {
+            h.release();
+        }
+    }
+
+    private Message lock(Tlock t) throws ErrnoException {
+        Fid f = s.fileFid(t.fid());
+        if (!f.isOpen()) {
+            throw new ErrnoException(Errno.EBADF, "lock on an unopened fid");
+        }
+        short type = lockType(t.lockType());
+        try {
+            Posix.ofdLock(f.ioFd, Posix.F_OFD_SETLK, type, t.start(), t.length());
+            return new Rlock(Rlock.SUCCESS);
+        } catch (ErrnoException e) {
+            if (e.errno() == Errno.EAGAIN || e.errno() == Errno.EACCES) {
+                return new Rlock(Rlock.BLOCKED);
+            }
+            throw e;
+        }
+    }
+
+    private Message getlock(Tgetlock t) throws ErrnoException {
+        Fid f = s.fileFid(t.fid());
+        if (!f.isOpen()) {
+            throw new ErrnoException(Errno.EBADF, "getlock on an unopened fid");
+        }
+        long[] held = Posix.ofdLock(f.ioFd, Posix.F_OFD_GETLK, lockType(t.lockType()),
+                t.start(), t.length());
+        if (held == null) {
+            return new Rgetlock(Tlock.UNLCK, t.start(), t.length(), t.procId(), t.clientId());
+        }
+        // OFD locks have no owning process: report none, as a local F_OFD_GETLK does (l_pid -1).
+        return new Rgetlock((int) held[0], held[1], held[2], -1, "");
+    }
+
+    private static short lockType(int type) throws ErrnoException {
+        switch (type) {
+            case Tlock.RDLCK:
+                return Posix.F_RDLCK;
+            case Tlock.WRLCK:
+                return Posix.F_WRLCK;
+            case Tlock.UNLCK:
+                return Posix.F_UNLCK;
+            default:
+                throw new ErrnoException(Errno.EINVAL, "lock type " + type);
+        }
+    }
+
+    private Message xattrwalk(Txattrwalk t) throws ErrnoException {
+        Fid f = s.fileFid(t.fid());
+        String path = Posix.procPath(f.handle.fd());
+        byte[] value;
+        if (f.handle.stat().isSymlink()) {
+            // The magic link would lead through the symlink; user xattrs cannot be on one anyway.
+            throw new ErrnoException(Errno.ENODATA, "no xattrs on symlinks");
+        }
+        if (t.name().isEmpty()) {
+            int n = Posix.listxattr(path, null);
+            ByteBuffer b = ByteBuffer.allocateDirect(Math.max(n, 1));
+            n = Posix.listxattr(path, b);
+            value = new byte[n];
+            b.get(0, value);
+        } else {
+            int n = Posix.getxattr(path, t.name(), null);
+            ByteBuffer b = ByteBuffer.allocateDirect(Math.max(n, 1));
+            n = Posix.getxattr(path, t.name(), b);
+            value = new byte[n];
+            b.get(0, value);
+        }
+        PathHandle h = s.borrow(t.fid());
+        Fid x = new Fid(t.newfid(), Fid.Kind.XATTR_READ, h, null, f.uid);
+        x.xattrValue = value;
+        if (t.newfid() == t.fid()) {
+            s.install(x, f);
+        } else {
+            s.installOrRelease(x);
+        }
+        return new Rxattrwalk(value.length);
+    }
+
+    private Message xattrcreate(Txattrcreate t) throws ErrnoException {
+        Fid f = s.fileFid(t.fid());
+        s.export.checkWritable();
+        Session.checkXattrSize(t.attrSize());
+        if (f.handle.stat().isSymlink()) {
+            throw new ErrnoException(Errno.EPERM, "no xattrs on symlinks");
+        }
+        Fid x = new Fid(t.fid(), Fid.Kind.XATTR_WRITE, s.borrow(t.fid()),
+                s.export.nodes().acquire(f.node.qidPath()), f.uid);
+        x.xattrName = t.name();
+        x.xattrSize = t.attrSize();
+        x.xattrFlags = t.flags() & (Posix.XATTR_CREATE | Posix.XATTR_REPLACE);
+        x.written = new ByteArrayOutputStream();
+        s.install(x, f);
+        return new Rxattrcreate();
+    }
+}

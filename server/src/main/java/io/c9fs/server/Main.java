@@ -1,0 +1,168 @@
+package io.c9fs.server;
+
+import io.c9fs.transport.Errno;
+import io.c9fs.transport.client.NinepAddress;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * The c9fs-serve command: exports a directory over 9P until SIGINT or SIGTERM.
+ *
+ * <pre>
+ * c9fs-serve --export DIR [--listen 127.0.0.1:5640] [--read-only] [--auth-token FILE] [--insecure]
+ * </pre>
+ *
+ * A non-loopback listen address needs --auth-token (clients write the token to a Tauth fid) or
+ * an explicit --insecure. Errors are one line on stderr; exit status 2 for usage, 1 otherwise.
+ */
+public final class Main {
+    static final String USAGE = String.join("\n",
+            "usage: c9fs-serve --export DIR [--listen HOST:PORT] [--read-only]",
+            "                  [--auth-token FILE] [--insecure] [--help]",
+            "  --export DIR       directory to serve (required)",
+            "  --listen HOST:PORT address to listen on (default 127.0.0.1:5640; also unix:/path)",
+            "  --read-only        refuse every change with EROFS",
+            "  --auth-token FILE  clients must write this file's content to a Tauth fid",
+            "  --insecure         allow a non-loopback address without --auth-token",
+            "Speaks 9P2000.L, 9P2000.u and 9P2000; stops cleanly on SIGINT/SIGTERM.");
+
+    /** A command-line mistake: reported as one line with exit status 2. */
+    static final class UsageException extends Exception {
+        UsageException(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /** Runs the command; returns the exit status once the server has stopped. */
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        ServerConfig config;
+        try {
+            if (Arrays.asList(args).contains("--help") || Arrays.asList(args).contains("-h")) {
+                out.println(USAGE);
+                return 0;
+            }
+            config = parse(args);
+        } catch (UsageException e) {
+            err.println("c9fs-serve: " + e.getMessage() + " (see --help)");
+            return 2;
+        }
+        FileServer server;
+        try {
+            server = FileServer.start(config);
+        } catch (ErrnoException e) {
+            err.println("c9fs-serve: cannot export " + config.export() + ": "
+                    + Errno.message(e.errno()));
+            return 1;
+        } catch (IOException e) {
+            String prefix = "cannot listen on " + config.listen() + ": ";
+            String why = String.valueOf(e.getMessage());
+            err.println("c9fs-serve: " + prefix + (why.startsWith(prefix) ? why.substring(prefix.length()) : why));
+            return 1;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            server.close();
+            stopped.countDown();
+        }, "c9fs-serve-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        out.println("c9fs-serve: exporting " + server.export().dir() + " on " + server.address()
+                + (config.readOnly() ? " read-only" : "")
+                + (config.authToken() != null ? " with token authentication" : ""));
+        out.flush();
+        try {
+            stopped.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return 0;
+    }
+
+    static ServerConfig parse(String[] args) throws UsageException {
+        Path export = null;
+        String listen = "127.0.0.1:5640";
+        boolean readOnly = false;
+        boolean insecure = false;
+        Path tokenFile = null;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--export":
+                    export = Path.of(value(args, ++i, "--export"));
+                    break;
+                case "--listen":
+                    listen = value(args, ++i, "--listen");
+                    break;
+                case "--read-only":
+                    readOnly = true;
+                    break;
+                case "--insecure":
+                    insecure = true;
+                    break;
+                case "--auth-token":
+                    tokenFile = Path.of(value(args, ++i, "--auth-token"));
+                    break;
+                default:
+                    throw new UsageException("unknown argument " + args[i]);
+            }
+        }
+        if (export == null) {
+            throw new UsageException("--export DIR is required");
+        }
+        if (!Files.isDirectory(export)) {
+            throw new UsageException(export + (Files.exists(export) ? " is not a directory"
+                    : " does not exist"));
+        }
+        NinepAddress address;
+        try {
+            address = NinepAddress.parse(listen);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("bad --listen " + listen + ": " + e.getMessage());
+        }
+        byte[] token = tokenFile == null ? null : readToken(tokenFile);
+        if (!address.isUnix() && !isLoopback(address.host()) && token == null && !insecure) {
+            throw new UsageException("refusing to listen on " + listen
+                    + " without --auth-token FILE or --insecure");
+        }
+        return ServerConfig.of(export, address).withReadOnly(readOnly).withAuthToken(token);
+    }
+
+    private static String value(String[] args, int i, String option) throws UsageException {
+        if (i >= args.length) {
+            throw new UsageException(option + " needs a value");
+        }
+        return args[i];
+    }
+
+    private static byte[] readToken(Path file) throws UsageException {
+        try {
+            String t = Files.readString(file, StandardCharsets.UTF_8).strip();
+            if (t.isEmpty()) {
+                throw new UsageException("auth token file " + file + " is empty");
+            }
+            return t.getBytes(StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UsageException("cannot read auth token " + file + ": " + e.getMessage());
+        }
+    }
+
+    private static boolean isLoopback(String host) throws UsageException {
+        try {
+            return InetAddress.getByName(host).isLoopbackAddress();
+        } catch (UnknownHostException e) {
+            throw new UsageException("unknown host " + host);
+        }
+    }
+}

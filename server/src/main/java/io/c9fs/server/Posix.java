@@ -1,0 +1,274 @@
+package io.c9fs.server;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import jnr.ffi.LibraryLoader;
+import jnr.ffi.Runtime;
+import jnr.ffi.annotations.In;
+import jnr.ffi.annotations.Out;
+
+/**
+ * The Linux system calls the server makes, through jnr-ffi, each failing with an
+ * {@link ErrnoException} carrying the host errno. Only x86_64 layouts are handled (struct stat,
+ * statfs, flock, open_how, linux_dirent64).
+ *
+ * <p>Threading: every method may be called from any thread. errno is read with
+ * {@link Runtime#getLastError()} right after the failing call, before any other native call of
+ * the same thread. Scratch buffers for structures are per thread.
+ */
+public final class Posix {
+    public static final int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_ACCMODE = 3,
+            O_CREAT = 0100, O_EXCL = 0200, O_NOCTTY = 0400, O_TRUNC = 01000, O_APPEND = 02000,
+            O_NONBLOCK = 04000, O_DSYNC = 010000, O_DIRECT = 040000, O_LARGEFILE = 0100000,
+            O_DIRECTORY = 0200000, O_NOFOLLOW = 0400000, O_NOATIME = 01000000,
+            O_CLOEXEC = 02000000, O_SYNC = 04010000, O_PATH = 010000000;
+    public static final int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200,
+            AT_SYMLINK_FOLLOW = 0x400, AT_EMPTY_PATH = 0x1000;
+    public static final long RESOLVE_NO_XDEV = 0x01, RESOLVE_NO_MAGICLINKS = 0x02,
+            RESOLVE_NO_SYMLINKS = 0x04, RESOLVE_BENEATH = 0x08;
+    public static final int F_OFD_GETLK = 36, F_OFD_SETLK = 37, F_DUPFD_CLOEXEC = 1030;
+    public static final short F_RDLCK = 0, F_WRLCK = 1, F_UNLCK = 2;
+    public static final int SEEK_SET = 0;
+    public static final long UTIME_NOW = (1L << 30) - 1, UTIME_OMIT = (1L << 30) - 2;
+    public static final int XATTR_CREATE = 1, XATTR_REPLACE = 2;
+
+    private static final long SYS_OPENAT2 = 437;
+    private static final long SYS_GETDENTS64 = 217;
+
+    /** The libc entry points; variadic ones (fcntl, syscall) are declared with the x86_64 integer ABI. */
+    public interface LibC {
+        long syscall(long number, int dirfd, String path, @In ByteBuffer how, long size);
+        long syscall(long number, int fd, @Out ByteBuffer buf, long count);
+        int openat(int dirfd, String path, int flags, int mode);
+        int close(int fd);
+        int fstatat(int dirfd, String path, @Out ByteBuffer stat, int flags);
+        int fstatfs(int fd, @Out ByteBuffer statfs);
+        int mkdirat(int dirfd, String path, int mode);
+        int unlinkat(int dirfd, String path, int flags);
+        int renameat(int olddirfd, String oldpath, int newdirfd, String newpath);
+        int linkat(int olddirfd, String oldpath, int newdirfd, String newpath, int flags);
+        int symlinkat(String target, int newdirfd, String linkpath);
+        long readlinkat(int dirfd, String path, @Out ByteBuffer buf, long size);
+        int mknodat(int dirfd, String path, int mode, long dev);
+        int fchmodat(int dirfd, String path, int mode, int flags);
+        int fchownat(int dirfd, String path, int uid, int gid, int flags);
+        int utimensat(int dirfd, String path, @In ByteBuffer times, int flags);
+        int truncate(String path, long length);
+        long pread(int fd, @Out ByteBuffer buf, long count, long offset);
+        long pwrite(int fd, @In ByteBuffer buf, long count, long offset);
+        int fsync(int fd);
+        int fdatasync(int fd);
+        long lseek(int fd, long offset, int whence);
+        int fcntl(int fd, int cmd, ByteBuffer flock);
+        int fcntl(int fd, int cmd, int arg);
+        long getxattr(String path, String name, @Out ByteBuffer value, long size);
+        long listxattr(String path, @Out ByteBuffer list, long size);
+        int setxattr(String path, String name, @In ByteBuffer value, long size, int flags);
+        int removexattr(String path, String name);
+        int geteuid();
+    }
+
+    private static final LibC LIBC = LibraryLoader.create(LibC.class).load("c");
+    private static final Runtime RUNTIME = Runtime.getRuntime(LIBC);
+    private static final ThreadLocal<ByteBuffer> SCRATCH = ThreadLocal.withInitial(
+            () -> ByteBuffer.allocateDirect(4096).order(ByteOrder.LITTLE_ENDIAN));
+
+    private Posix() {
+    }
+
+    private static ByteBuffer scratch() {
+        ByteBuffer b = SCRATCH.get();
+        b.clear();
+        return b;
+    }
+
+    private static int check(int r, String what) throws ErrnoException {
+        if (r < 0) {
+            throw new ErrnoException(RUNTIME.getLastError(), what);
+        }
+        return r;
+    }
+
+    private static long check(long r, String what) throws ErrnoException {
+        if (r < 0) {
+            throw new ErrnoException(RUNTIME.getLastError(), what);
+        }
+        return r;
+    }
+
+    /** openat2(2): resolves {@code path} relative to {@code dirfd} under the RESOLVE_* rules. */
+    public static int openat2(int dirfd, String path, int flags, int mode, long resolve)
+            throws ErrnoException {
+        ByteBuffer how = scratch();
+        how.putLong(0, Integer.toUnsignedLong(flags)).putLong(8, mode).putLong(16, resolve);
+        how.limit(24);
+        return (int) check(LIBC.syscall(SYS_OPENAT2, dirfd, path, how, 24), "openat2 " + path);
+    }
+
+    public static int openat(int dirfd, String path, int flags, int mode) throws ErrnoException {
+        return check(LIBC.openat(dirfd, path, flags, mode), "openat " + path);
+    }
+
+    /** Opens the file an O_PATH descriptor names for I/O, through its /proc/self/fd magic link. */
+    public static int reopen(int pathFd, int flags) throws ErrnoException {
+        return check(LIBC.openat(AT_FDCWD, procPath(pathFd), flags & ~(O_CREAT | O_EXCL), 0),
+                "reopen");
+    }
+
+    /** A second descriptor (close-on-exec) for the open file of {@code fd}; O_PATH fds included. */
+    public static int dup(int fd) throws ErrnoException {
+        return check(LIBC.fcntl(fd, F_DUPFD_CLOEXEC, 3), "dup");
+    }
+
+    /** The magic link of our own descriptor: the way to apply path-only calls to an O_PATH fd. */
+    public static String procPath(int fd) {
+        return "/proc/self/fd/" + fd;
+    }
+
+    /** Closes, ignoring errors: the descriptor is gone either way (close(2), "dealing with error returns"). */
+    public static void close(int fd) {
+        if (fd >= 0) {
+            LIBC.close(fd);
+        }
+    }
+
+    /** fstatat with AT_EMPTY_PATH|AT_SYMLINK_NOFOLLOW: the file {@code fd} itself, O_PATH fds included. */
+    public static HostStat fstat(int fd) throws ErrnoException {
+        return fstatat(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+    }
+
+    public static HostStat fstatat(int dirfd, String name, int flags) throws ErrnoException {
+        ByteBuffer b = scratch();
+        check(LIBC.fstatat(dirfd, name, b, flags), "fstatat");
+        return HostStat.decode(b);
+    }
+
+    /** fstatfs into the 120-byte x86_64 struct statfs; returns a little-endian copy. */
+    public static ByteBuffer fstatfs(int fd) throws ErrnoException {
+        ByteBuffer b = scratch();
+        check(LIBC.fstatfs(fd, b), "fstatfs");
+        ByteBuffer copy = ByteBuffer.allocate(120).order(ByteOrder.LITTLE_ENDIAN);
+        b.limit(120);
+        copy.put(b).flip();
+        return copy;
+    }
+
+    public static void mkdirat(int dirfd, String name, int mode) throws ErrnoException {
+        check(LIBC.mkdirat(dirfd, name, mode), "mkdirat");
+    }
+
+    public static void unlinkat(int dirfd, String name, int flags) throws ErrnoException {
+        check(LIBC.unlinkat(dirfd, name, flags), "unlinkat");
+    }
+
+    public static void renameat(int olddirfd, String oldname, int newdirfd, String newname)
+            throws ErrnoException {
+        check(LIBC.renameat(olddirfd, oldname, newdirfd, newname), "renameat");
+    }
+
+    public static void linkat(int olddirfd, String oldname, int newdirfd, String newname, int flags)
+            throws ErrnoException {
+        check(LIBC.linkat(olddirfd, oldname, newdirfd, newname, flags), "linkat");
+    }
+
+    public static void symlinkat(String target, int dirfd, String name) throws ErrnoException {
+        check(LIBC.symlinkat(target, dirfd, name), "symlinkat");
+    }
+
+    public static String readlinkat(int dirfd, String name) throws ErrnoException {
+        ByteBuffer b = scratch();
+        long n = check(LIBC.readlinkat(dirfd, name, b, b.capacity()), "readlinkat");
+        byte[] bytes = new byte[(int) n];
+        b.get(0, bytes);
+        return new String(bytes, StandardCharsets.UTF_8);
+    }
+
+    public static void mknodat(int dirfd, String name, int mode, long dev) throws ErrnoException {
+        check(LIBC.mknodat(dirfd, name, mode, dev), "mknodat");
+    }
+
+    public static void fchmodat(int dirfd, String path, int mode) throws ErrnoException {
+        check(LIBC.fchmodat(dirfd, path, mode, 0), "fchmodat");
+    }
+
+    public static void fchownat(int dirfd, String path, int uid, int gid, int flags)
+            throws ErrnoException {
+        check(LIBC.fchownat(dirfd, path, uid, gid, flags), "fchownat");
+    }
+
+    /** utimensat; a nanosecond field may be {@link #UTIME_NOW} or {@link #UTIME_OMIT}. */
+    public static void utimensat(int dirfd, String path, long aSec, long aNsec, long mSec,
+                                 long mNsec, int flags) throws ErrnoException {
+        ByteBuffer t = scratch();
+        t.putLong(0, aSec).putLong(8, aNsec).putLong(16, mSec).putLong(24, mNsec).limit(32);
+        check(LIBC.utimensat(dirfd, path, t, flags), "utimensat");
+    }
+
+    public static void truncate(String path, long length) throws ErrnoException {
+        check(LIBC.truncate(path, length), "truncate");
+    }
+
+    /** pread into {@code dst} from its position; returns the count (0 at end of file). */
+    public static int pread(int fd, ByteBuffer dst, long offset) throws ErrnoException {
+        return (int) check(LIBC.pread(fd, dst, dst.remaining(), offset), "pread");
+    }
+
+    public static int pwrite(int fd, ByteBuffer src, long offset) throws ErrnoException {
+        return (int) check(LIBC.pwrite(fd, src, src.remaining(), offset), "pwrite");
+    }
+
+    public static void fsync(int fd, boolean dataOnly) throws ErrnoException {
+        check(dataOnly ? LIBC.fdatasync(fd) : LIBC.fsync(fd), "fsync");
+    }
+
+    public static void lseek(int fd, long offset) throws ErrnoException {
+        check(LIBC.lseek(fd, offset, SEEK_SET), "lseek");
+    }
+
+    /** getdents64 into {@code buf} (from 0); returns the bytes filled, 0 at the end. */
+    public static int getdents64(int fd, ByteBuffer buf) throws ErrnoException {
+        buf.clear();
+        return (int) check(LIBC.syscall(SYS_GETDENTS64, fd, buf, buf.capacity()), "getdents64");
+    }
+
+    /**
+     * fcntl with a struct flock (l_whence SEEK_SET). For F_OFD_GETLK returns the conflicting
+     * lock as {type, start, len} or null when the range is free; for F_OFD_SETLK returns null.
+     */
+    public static long[] ofdLock(int fd, int cmd, short type, long start, long len)
+            throws ErrnoException {
+        ByteBuffer fl = scratch();
+        fl.putShort(0, type).putShort(2, (short) SEEK_SET).putLong(8, start).putLong(16, len)
+                .putInt(24, 0).limit(32);
+        check(LIBC.fcntl(fd, cmd, fl), "fcntl lock");
+        if (cmd == F_OFD_GETLK && fl.getShort(0) != F_UNLCK) {
+            return new long[] {fl.getShort(0), fl.getLong(8), fl.getLong(16)};
+        }
+        return null;
+    }
+
+    /** getxattr; with {@code dst} null returns the size only. */
+    public static int getxattr(String path, String name, ByteBuffer dst) throws ErrnoException {
+        return (int) check(LIBC.getxattr(path, name, dst, dst == null ? 0 : dst.remaining()),
+                "getxattr");
+    }
+
+    public static int listxattr(String path, ByteBuffer dst) throws ErrnoException {
+        return (int) check(LIBC.listxattr(path, dst, dst == null ? 0 : dst.remaining()),
+                "listxattr");
+    }
+
+    public static void setxattr(String path, String name, ByteBuffer value, int flags)
+            throws ErrnoException {
+        check(LIBC.setxattr(path, name, value, value.remaining(), flags), "setxattr");
+    }
+
+    public static void removexattr(String path, String name) throws ErrnoException {
+        check(LIBC.removexattr(path, name), "removexattr");
+    }
+
+    public static int geteuid() {
+        return LIBC.geteuid();
+    }
+}

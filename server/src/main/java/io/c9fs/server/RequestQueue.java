@@ -1,0 +1,240 @@
+package io.c9fs.server;
+
+import io.c9fs.transport.Errno;
+import io.c9fs.transport.proto.Message;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Runs the requests of one session on the shared worker pool: requests naming the same fid
+ * first run one at a time in arrival order (a Tread never overtakes the Tlopen before it, a
+ * Tclunk waits for the fid's Twrite), others run in parallel. Answers Tflush (flush(5)): a
+ * request not yet started is dropped and Rflush goes out at once; a running one is answered
+ * first and Rflush follows it. Applies backpressure: with {@code maxInFlight} requests
+ * unanswered, the socket stops being read until one completes.
+ *
+ * <p>When closed (disconnect or Tversion), queued requests are dropped and the session's fids
+ * are clunked once the running ones have finished, so no request ever sees a descriptor closed
+ * under it.
+ *
+ * <p>Threading: {@link #submit}, {@link #flush} and {@link #close} are called on the connection's
+ * event loop; requests run on worker threads; the state below is guarded by this queue's
+ * monitor, which is never held while a request runs or a reply is sent (lock order: queue, then
+ * nothing).
+ */
+final class RequestQueue {
+    private static final Logger LOG = Logger.getLogger(RequestQueue.class.getName());
+
+    /** Where answers go, and the switch for reading the socket. */
+    interface Sink {
+        void reply(int tag, Message r);
+
+        void error(int tag, int errno);
+
+        void reading(boolean on);
+
+        /**
+         * Sends Rflush behind every reply already handed to the connection, even one handed over
+         * by another thread and not yet written: a client frees the old tag at Rflush, so the
+         * old reply must never follow it (flush(5)).
+         */
+        void flushed(int tag);
+    }
+
+    private static final class Request {
+        final int tag;
+        final Message message;
+        boolean started;
+        boolean cancelled;
+        List<Integer> flushes;
+
+        Request(int tag, Message message) {
+            this.tag = tag;
+            this.message = message;
+        }
+    }
+
+    private final Session session;
+    private final Executor workers;
+    private final Sink sink;
+    private final int maxInFlight;
+    private final Map<Integer, Request> byTag = new HashMap<>();
+    private final Map<Integer, ArrayDeque<Request>> byFid = new HashMap<>();
+    private int inFlight;
+    private int running;
+    private boolean closed;
+    private boolean clunked;
+
+    RequestQueue(Session session, Executor workers, Sink sink, int maxInFlight) {
+        this.session = session;
+        this.workers = workers;
+        this.sink = sink;
+        this.maxInFlight = maxInFlight;
+    }
+
+    /** Queues a request; the queue now owns {@code message} (and releases its buffer). */
+    void submit(int tag, Message message) {
+        Request r = new Request(tag, message);
+        int fid = Session.primaryFid(message);
+        boolean start;
+        synchronized (this) {
+            if (closed) {
+                message.release();
+                return;
+            }
+            byTag.put(tag, r);
+            session.stats.inFlight.incrementAndGet();
+            if (++inFlight == maxInFlight) {
+                session.stats.stalls.incrementAndGet();
+                sink.reading(false);
+            }
+            ArrayDeque<Request> waiting = byFid.get(fid);
+            start = waiting == null;
+            if (start) {
+                byFid.put(fid, new ArrayDeque<>());
+            } else {
+                waiting.add(r);
+            }
+        }
+        if (start) {
+            try {
+                workers.execute(() -> drain(fid, r));
+            } catch (RejectedExecutionException e) {
+                // The server is shutting down: the request dies with it.
+                synchronized (this) {
+                    byFid.remove(fid);
+                }
+                finish(r, null, Errno.EIO);
+            }
+        }
+    }
+
+    /** Tflush {@code tag} of {@code oldtag}. */
+    void flush(int tag, int oldtag) {
+        synchronized (this) {
+            Request old = byTag.get(oldtag);
+            if (old != null && old.started) {
+                if (old.flushes == null) {
+                    old.flushes = new ArrayList<>(1);
+                }
+                old.flushes.add(tag);
+                return;
+            }
+            if (old != null) {
+                old.cancelled = true;
+                byTag.remove(oldtag);
+            }
+        }
+        sink.flushed(tag);
+    }
+
+    /** Drops queued requests; the fids are clunked when the running ones are done. */
+    void close() {
+        synchronized (this) {
+            closed = true;
+            for (Request r : byTag.values()) {
+                r.cancelled |= !r.started;
+            }
+        }
+        clunkIfIdle();
+    }
+
+    private void drain(int fid, Request first) {
+        Request r = first;
+        while (r != null) {
+            run(r);
+            synchronized (this) {
+                ArrayDeque<Request> waiting = byFid.get(fid);
+                r = waiting.poll();
+                if (r == null) {
+                    byFid.remove(fid);
+                }
+            }
+        }
+    }
+
+    private void run(Request r) {
+        boolean resume;
+        synchronized (this) {
+            if (!r.cancelled) {
+                r.started = true;
+                running++;
+            }
+            resume = r.cancelled && inFlight-- == maxInFlight && !closed;
+        }
+        if (r.cancelled) {
+            session.stats.inFlight.decrementAndGet();
+            r.message.release();
+            if (resume) {
+                sink.reading(true);
+            }
+            return;
+        }
+        Message answer = null;
+        int errno = 0;
+        try {
+            answer = session.execute(r.message);
+        } catch (ErrnoException e) {
+            errno = e.errno();
+        } catch (RuntimeException | Error e) {
+            LOG.log(Level.WARNING, "request failed: " + r.message, e);
+            errno = Errno.EIO;
+        } finally {
+            r.message.release();
+        }
+        finish(r, answer, errno);
+        synchronized (this) {
+            running--;
+        }
+        clunkIfIdle();
+    }
+
+    private void finish(Request r, Message answer, int errno) {
+        // Answer first, forget the tag after: a Tflush that still finds the tag queues its
+        // Rflush behind this answer; one that no longer does sends it behind it as well.
+        if (answer != null) {
+            sink.reply(r.tag, answer);
+        } else {
+            sink.error(r.tag, errno);
+        }
+        List<Integer> flushes;
+        boolean resume;
+        synchronized (this) {
+            byTag.remove(r.tag);
+            flushes = r.flushes;
+            resume = inFlight-- == maxInFlight && !closed;
+        }
+        session.stats.inFlight.decrementAndGet();
+        session.stats.answered.incrementAndGet();
+        if (flushes != null) {
+            for (int tag : flushes) {
+                sink.flushed(tag);
+            }
+        }
+        if (resume) {
+            sink.reading(true);
+        }
+    }
+
+    private void clunkIfIdle() {
+        synchronized (this) {
+            if (!closed || running > 0 || clunked) {
+                return;
+            }
+            clunked = true;
+        }
+        try {
+            // Closing descriptors and ORCLOSE removals are file I/O: keep them off the event loop.
+            workers.execute(session::clunkAll);
+        } catch (RejectedExecutionException e) {
+            session.clunkAll();
+        }
+    }
+}

@@ -1,0 +1,489 @@
+package io.c9fs.server;
+
+import io.c9fs.transport.Errno;
+import io.c9fs.transport.proto.Dialect;
+import io.c9fs.transport.proto.Message;
+import io.c9fs.transport.proto.Message.Rattach;
+import io.c9fs.transport.proto.Message.Rauth;
+import io.c9fs.transport.proto.Message.Rclunk;
+import io.c9fs.transport.proto.Message.Rread;
+import io.c9fs.transport.proto.Message.Rremove;
+import io.c9fs.transport.proto.Message.Rwalk;
+import io.c9fs.transport.proto.Message.Rwrite;
+import io.c9fs.transport.proto.Message.Tattach;
+import io.c9fs.transport.proto.Message.Tauth;
+import io.c9fs.transport.proto.Message.Tclunk;
+import io.c9fs.transport.proto.Message.Tread;
+import io.c9fs.transport.proto.Message.Tremove;
+import io.c9fs.transport.proto.Message.Twalk;
+import io.c9fs.transport.proto.Message.Twrite;
+import io.c9fs.transport.proto.Qid;
+import io.c9fs.transport.proto.Stat;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The file service of one 9P connection: its fid table and the requests every dialect shares
+ * (auth, attach, walk, read, write, clunk, remove). 9P2000.L requests go on to {@link LinuxOps},
+ * 9P2000 and 9P2000.u ones to {@link ClassicOps}. {@link #execute} returns the R-message or fails
+ * with the errno to answer.
+ *
+ * <p>Threading: {@link #execute} runs on worker threads, several at once for different fids;
+ * {@link RequestQueue} guarantees one request at a time per primary fid, so the state of a fid is
+ * only touched by its own request. The fid table and the {@code handle}/{@code node} fields of
+ * every fid are guarded by the session's monitor, because other requests borrow them as secondary
+ * fids (a Twalk's source, a Tlcreate's directory): {@link #borrow} retains the handle under the
+ * lock. Lock order: session, then {@link FileNode}; nothing is called on the host while holding
+ * the session lock.
+ */
+final class Session {
+    private static final int XATTR_SIZE_MAX = 65536;
+    /** Only root may give files away (chown), so only then do created files get the client's ids. */
+    private static final boolean ROOT = Posix.geteuid() == 0;
+
+    final Export export;
+    final Dialect dialect;
+    final int msize;
+    final ServerStats stats;
+    /** The identity the {@link FileNode}s see for this connection. */
+    final Object owner;
+    private final ServerLimits limits;
+    private final byte[] authToken;
+    private final ByteBufAllocator alloc;
+    private final Map<Integer, Fid> fids = new HashMap<>();
+    private final LinuxOps linux;
+    private final ClassicOps classic;
+    private long authQidPath;
+
+    Session(Export export, Dialect dialect, int msize, ServerLimits limits, byte[] authToken,
+            ServerStats stats, ByteBufAllocator alloc, Object owner) {
+        this.export = export;
+        this.dialect = dialect;
+        this.msize = msize;
+        this.limits = limits;
+        this.authToken = authToken;
+        this.stats = stats;
+        this.alloc = alloc;
+        this.owner = owner;
+        this.linux = new LinuxOps(this);
+        this.classic = new ClassicOps(this);
+    }
+
+    /** The fid a request names first: the unit of request ordering. NOFID when none. */
+    static int primaryFid(Message m) {
+        if (m instanceof Twalk w) {
+            return w.fid();
+        } else if (m instanceof Tread r) {
+            return r.fid();
+        } else if (m instanceof Twrite w) {
+            return w.fid();
+        } else if (m instanceof Tclunk c) {
+            return c.fid();
+        } else if (m instanceof Tremove r) {
+            return r.fid();
+        } else if (m instanceof Tattach a) {
+            return a.fid();
+        } else if (m instanceof Tauth a) {
+            return a.afid();
+        }
+        return LinuxOps.primaryFid(m, ClassicOps.primaryFid(m));
+    }
+
+    Message execute(Message t) throws ErrnoException {
+        if (t instanceof Twalk w) {
+            return walk(w);
+        } else if (t instanceof Tread r) {
+            return read(r);
+        } else if (t instanceof Twrite w) {
+            return write(w);
+        } else if (t instanceof Tclunk c) {
+            return clunk(c);
+        } else if (t instanceof Tremove r) {
+            return remove(r);
+        } else if (t instanceof Tattach a) {
+            return attach(a);
+        } else if (t instanceof Tauth a) {
+            return auth(a);
+        }
+        Message r = dialect == Dialect.P9P2000_L ? linux.execute(t) : classic.execute(t);
+        if (r == null) {
+            throw new ErrnoException(Errno.EOPNOTSUPP, "not in " + dialect + ": " + t.type());
+        }
+        return r;
+    }
+
+    // ------------------------------------------------------------------ fid table
+
+    synchronized Fid fid(int id) throws ErrnoException {
+        Fid f = fids.get(id);
+        if (f == null) {
+            throw new ErrnoException(Errno.EBADF, "unknown fid " + id);
+        }
+        return f;
+    }
+
+    /** The fid as a file (not xattr or auth). */
+    Fid fileFid(int id) throws ErrnoException {
+        Fid f = fid(id);
+        if (f.kind != Fid.Kind.FILE) {
+            throw new ErrnoException(Errno.EBADF, "not a file fid");
+        }
+        return f;
+    }
+
+    /** A new reference to the handle of a file fid; the caller releases it. */
+    synchronized PathHandle borrow(int id) throws ErrnoException {
+        Fid f = fids.get(id);
+        if (f == null || f.handle == null) {
+            throw new ErrnoException(Errno.EBADF, "unknown fid " + id);
+        }
+        return f.handle.retain();
+    }
+
+    /** Installs {@code f}; the id must be free, or be {@code replacing}'s (which is then closed). */
+    void install(Fid f, Fid replacing) throws ErrnoException {
+        synchronized (this) {
+            Fid old = fids.get(f.id);
+            if (old != null && old != replacing) {
+                throw new ErrnoException(Errno.EBADF, "fid in use " + f.id);
+            }
+            if (old == null && fids.size() >= limits.maxFids()) {
+                throw new ErrnoException(Errno.EMFILE, "too many fids");
+            }
+            fids.put(f.id, f);
+            if (old == null) {
+                stats.fids.incrementAndGet();
+            }
+        }
+        if (replacing != null) {
+            release(replacing);
+        }
+    }
+
+    /** Points {@code f} at another file; the fid's old handle and node are released. */
+    void rebind(Fid f, PathHandle handle) {
+        PathHandle oldHandle;
+        FileNode oldNode;
+        FileNode node = export.nodes().acquire(export.qidPath(handle.stat()));
+        synchronized (this) {
+            oldHandle = f.handle;
+            oldNode = f.node;
+            f.handle = handle;
+            f.node = node;
+        }
+        if (oldHandle != null) {
+            oldHandle.release();
+        }
+        if (oldNode != null) {
+            export.nodes().release(oldNode);
+        }
+    }
+
+    private Fid unlink(int id) throws ErrnoException {
+        synchronized (this) {
+            Fid f = fids.remove(id);
+            if (f == null) {
+                throw new ErrnoException(Errno.EBADF, "unknown fid " + id);
+            }
+            stats.fids.decrementAndGet();
+            return f;
+        }
+    }
+
+    /** Closes what a fid holds: its descriptor (dropping its OFD locks), node and handle. */
+    private void release(Fid f) {
+        if (f.ioFd >= 0) {
+            Posix.close(f.ioFd);
+            f.ioFd = -1;
+            if (f.node != null) {
+                f.node.closed(owner);
+            }
+        }
+        if (f.node != null) {
+            export.nodes().release(f.node);
+        }
+        if (f.handle != null) {
+            f.handle.release();
+        }
+    }
+
+    /** The client went away or restarted the session: every fid is clunked, locks dropped. */
+    void clunkAll() {
+        List<Fid> all;
+        synchronized (this) {
+            all = new ArrayList<>(fids.values());
+            fids.clear();
+            stats.fids.addAndGet(-all.size());
+        }
+        for (Fid f : all) {
+            try {
+                finish(f);
+            } catch (ErrnoException e) {
+                // The client is gone or restarting: nobody is left to hear about a failed ORCLOSE.
+            } finally {
+                release(f);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ shared requests
+
+    private Message auth(Tauth t) throws ErrnoException {
+        if (authToken == null) {
+            // ENOENT, as diod answers: its clients (diodcat, diodls) then attach without an afid.
+            throw new ErrnoException(Errno.ENOENT, "no authentication required");
+        }
+        Fid f = new Fid(t.afid(), Fid.Kind.AUTH, null, null, t.nUname());
+        f.written = new ByteArrayOutputStream();
+        long path;
+        synchronized (this) {
+            path = ++authQidPath;
+        }
+        install(f, null);
+        return new Rauth(new Qid(Qid.QTAUTH, 0, path));
+    }
+
+    private Message attach(Tattach t) throws ErrnoException {
+        if (authToken != null) {
+            Fid af = t.afid() == Message.NOFID ? null : fid(t.afid());
+            if (af == null || af.kind != Fid.Kind.AUTH || !tokenMatches(af.written.toByteArray())) {
+                throw new ErrnoException(Errno.EACCES, "authentication failed");
+            }
+        }
+        String aname = t.aname();
+        if (!aname.isEmpty() && !aname.equals("/") && !aname.equals(export.dir().toString())) {
+            throw new ErrnoException(Errno.ENOENT, "unknown aname " + aname);
+        }
+        PathHandle root = export.root();
+        HostStat st;
+        try {
+            st = Posix.fstat(root.fd());
+        } catch (ErrnoException e) {
+            root.release();
+            throw e;
+        }
+        Fid f = new Fid(t.fid(), Fid.Kind.FILE, root,
+                export.nodes().acquire(export.qidPath(st)), t.nUname());
+        installOrRelease(f);
+        return new Rattach(export.qid(st, f.node));
+    }
+
+    /** The token written to the afid, without a trailing newline, compared in constant time. */
+    private boolean tokenMatches(byte[] written) {
+        int n = written.length;
+        while (n > 0 && (written[n - 1] == '\n' || written[n - 1] == '\r')) {
+            n--;
+        }
+        byte[] given = java.util.Arrays.copyOf(written, n);
+        return MessageDigest.isEqual(given, authToken);
+    }
+
+    /** Installs a new fid, releasing what it holds if the id cannot be used. */
+    void installOrRelease(Fid f) throws ErrnoException {
+        try {
+            install(f, null);
+        } catch (ErrnoException e) {
+            release(f);
+            throw e;
+        }
+    }
+
+    private Message walk(Twalk t) throws ErrnoException {
+        if (t.wnames().size() > Message.MAXWELEM) {
+            throw new ErrnoException(Errno.EINVAL, "too many names");
+        }
+        Fid from = fileFid(t.fid());
+        if (from.isOpen() && t.newfid() == t.fid()) {
+            // The open descriptor would no longer be the file the fid names (walk(5)).
+            throw new ErrnoException(Errno.EBADF, "walk of an open fid onto itself");
+        }
+        PathHandle cur = borrow(t.fid());
+        List<Qid> qids = new ArrayList<>(t.wnames().size());
+        try {
+            for (String name : t.wnames()) {
+                PathHandle next;
+                try {
+                    next = export.step(cur, name);
+                } catch (ErrnoException e) {
+                    if (qids.isEmpty()) {
+                        throw e;
+                    }
+                    return new Rwalk(qids);
+                }
+                cur.release();
+                cur = next;
+                HostStat st = cur.stat();
+                qids.add(export.qid(st, export.nodes().peek(export.qidPath(st))));
+            }
+            if (t.newfid() == t.fid()) {
+                rebind(from, cur);
+            } else {
+                Fid f = new Fid(t.newfid(), Fid.Kind.FILE, cur,
+                        export.nodes().acquire(export.qidPath(cur.stat())), from.uid);
+                cur = null;
+                installOrRelease(f);
+            }
+            cur = null;
+            return new Rwalk(qids);
+        } finally {
+            if (cur != null) {
+                cur.release();
+            }
+        }
+    }
+
+    private Message read(Tread t) throws ErrnoException {
+        Fid f = fid(t.fid());
+        int count = Math.min(t.count(), msize - Message.IOHDRSZ);
+        if (count < 0 || t.offset() < 0) {
+            throw new ErrnoException(Errno.EINVAL, "bad read");
+        }
+        if (f.kind == Fid.Kind.XATTR_READ) {
+            long off = Math.min(t.offset(), f.xattrValue.length);
+            int n = (int) Math.min(count, f.xattrValue.length - off);
+            return new Rread(Unpooled.wrappedBuffer(f.xattrValue, (int) off, n));
+        }
+        if (f.kind != Fid.Kind.FILE || !f.readable()) {
+            throw new ErrnoException(Errno.EBADF, "fid not open for reading");
+        }
+        if (f.dir != null) {
+            if (dialect == Dialect.P9P2000_L) {
+                throw new ErrnoException(Errno.EISDIR, "read of a directory");
+            }
+            return classic.readDir(f, t.offset(), count);
+        }
+        ByteBuf buf = alloc.directBuffer(count);
+        try {
+            int n = count == 0 ? 0 : Posix.pread(f.ioFd, buf.nioBuffer(0, count), t.offset());
+            buf.writerIndex(n);
+            Rread r = new Rread(buf);
+            buf = null;
+            return r;
+        } finally {
+            if (buf != null) {
+                buf.release();
+            }
+        }
+    }
+
+    private Message write(Twrite t) throws ErrnoException {
+        Fid f = fid(t.fid());
+        ByteBuf data = t.data();
+        int count = data.readableBytes();
+        if (f.kind == Fid.Kind.AUTH || f.kind == Fid.Kind.XATTR_WRITE) {
+            if (f.written.size() + (long) count > (f.kind == Fid.Kind.AUTH ? 4096 : f.xattrSize)) {
+                throw new ErrnoException(Errno.ENOSPC, "more than announced");
+            }
+            f.written.writeBytes(toBytes(data));
+            return new Rwrite(count);
+        }
+        if (f.kind != Fid.Kind.FILE || !f.writable()) {
+            throw new ErrnoException(Errno.EBADF, "fid not open for writing");
+        }
+        export.checkWritable();
+        ByteBuffer src = data.nioBufferCount() == 1
+                ? data.nioBuffer() : ByteBuffer.wrap(toBytes(data));
+        long offset = t.offset();
+        int done = 0;
+        try {
+            while (src.hasRemaining()) {
+                int n = Posix.pwrite(f.ioFd, src, offset + done);
+                src.position(src.position() + n);
+                done += n;
+            }
+        } catch (ErrnoException e) {
+            if (done == 0) {
+                throw e;
+            }
+        } finally {
+            f.node.mutated(owner);
+        }
+        return new Rwrite(done);
+    }
+
+    private static byte[] toBytes(ByteBuf data) {
+        byte[] b = new byte[data.readableBytes()];
+        data.getBytes(data.readerIndex(), b);
+        return b;
+    }
+
+    private Message clunk(Tclunk t) throws ErrnoException {
+        Fid f = unlink(t.fid());
+        try {
+            finish(f);
+        } finally {
+            release(f);
+        }
+        return new Rclunk();
+    }
+
+    /** What a clunk commits: an xattr write, a remove-on-close. */
+    private void finish(Fid f) throws ErrnoException {
+        if (f.kind == Fid.Kind.XATTR_WRITE) {
+            String path = Posix.procPath(f.handle.fd());
+            if (f.xattrSize == 0) {
+                Posix.removexattr(path, f.xattrName);
+            } else {
+                byte[] v = f.written.toByteArray();
+                if (v.length != f.xattrSize) {
+                    throw new ErrnoException(Errno.EINVAL, "xattr shorter than announced");
+                }
+                ByteBuffer value = ByteBuffer.allocateDirect(v.length).put(v).flip();
+                Posix.setxattr(path, f.xattrName, value, f.xattrFlags);
+            }
+            f.node.mutated(owner);
+        } else if (f.removeOnClunk) {
+            unlinkName(f.handle);
+            f.node.mutated(owner);
+        }
+    }
+
+    private Message remove(Tremove t) throws ErrnoException {
+        Fid f = unlink(t.fid());
+        try {
+            export.checkWritable();
+            if (f.kind != Fid.Kind.FILE) {
+                throw new ErrnoException(Errno.EBADF, "not a file fid");
+            }
+            unlinkName(f.handle);
+            f.node.mutated(owner);
+        } finally {
+            release(f);
+        }
+        return new Rremove();
+    }
+
+    /** Removes the name a handle was reached by, if it still names the handle's file. */
+    void unlinkName(PathHandle h) throws ErrnoException {
+        h.checkName();
+        Posix.unlinkat(h.parent().fd(), h.name(), h.stat().isDir() ? Posix.AT_REMOVEDIR : 0);
+    }
+
+    /** Marks the file {@code st} describes as changed, if some fid refers to it. */
+    void mutated(HostStat st) {
+        FileNode n = export.nodes().peek(export.qidPath(st));
+        if (n != null) {
+            n.mutated(owner);
+        }
+    }
+
+    /** Caps what a client asks of an xattr to what the kernel can hold. */
+    static void checkXattrSize(long size) throws ErrnoException {
+        if (size < 0 || size > XATTR_SIZE_MAX) {
+            throw new ErrnoException(Errno.ERANGE, "xattr too large");
+        }
+    }
+
+    /** The user id files are given when a fid attached as {@code uid} creates them; -1 keeps ours. */
+    static int ownerFor(int uid) {
+        return uid == Stat.NONUNAME || !ROOT ? -1 : uid;
+    }
+}
