@@ -1,0 +1,294 @@
+package io.c9fs.cache;
+
+import io.c9fs.transport.client.NinepClient;
+import io.c9fs.transport.client.NinepException;
+import io.c9fs.transport.proto.Message;
+import io.c9fs.transport.proto.Message.Rcallback;
+import io.c9fs.transport.proto.Message.Recall;
+import io.c9fs.transport.proto.Message.Rlease;
+import io.c9fs.transport.proto.Message.Rrecalled;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The client's side of the lease protocol (docs/protocol.md) on one 9P2000.L.c9 connection:
+ * keeps a Tcallback outstanding, carries out each recall on the caches (this mount's
+ * {@link PageCache} and the kernel's, through {@link KernelCache}) and acknowledges it, renews
+ * the leases, stops trusting the caches when the term passes unrenewed, and flushes dirty mapped
+ * pages of write-leased files every {@code flushInterval} (clause 3c of docs/coherence.md).
+ *
+ * <p><b>Threads.</b> Three threads of its own, none of them a FUSE worker, which is what makes
+ * it safe for them to call {@link KernelCache} (FUSE notifications launder through WRITEs that
+ * workers answer):
+ * <ul>
+ *   <li>{@code c9fs-recall}: the Tcallback loop; the only caller of {@link KernelCache#dropData},
+ *       {@link KernelCache#dropAttr} and {@link KernelCache#dropEntry}. It holds no lock while it
+ *       calls them.
+ *   <li>{@code c9fs-flush}: {@link KernelCache#flushDirty} while write leases are held.
+ *   <li>{@code c9fs-lease-watch}: notices an expired term even while the recall thread is busy
+ *       laundering, and calls {@link KernelCache#dropAll}.
+ * </ul>
+ * {@link #acquire}, {@link #release} and {@link #trusted} are called from FUSE workers; they
+ * touch only concurrent maps and volatile fields.
+ *
+ * <p><b>Terms.</b> The server renews every lease of the connection when a Tcallback arrives.
+ * This class counts the term from when it <em>sent</em> that Tcallback, minus 1 % for clock
+ * rate differences, so it stops trusting its caches no later than the server stops honouring
+ * them, whatever the network delay.
+ */
+public final class LeaseClient implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(LeaseClient.class.getName());
+
+    private final NinepClient client;
+    private final PageCache pages;
+    private final KernelCache kernel;
+    private final long flushIntervalNanos;
+
+    private final ConcurrentHashMap<Long, Integer> writers = new ConcurrentHashMap<>();
+    private volatile long validUntil;
+    private volatile boolean trustedOnce;
+    private volatile int termMs = 10_000;
+    private volatile boolean closed;
+    private volatile boolean expired;
+
+    private final Thread recallThread;
+    private final Thread flushThread;
+    private final Thread watchThread;
+
+    private final AtomicLong recalls = new AtomicLong();
+    private final AtomicLong expiries = new AtomicLong();
+    private final AtomicLong flushes = new AtomicLong();
+    private final long[] latencies = new long[1024];
+    private int latencyCount;
+
+    public LeaseClient(NinepClient client, PageCache pages, KernelCache kernel, Duration flushInterval) {
+        if (!client.dialect().hasLeases()) {
+            throw new IllegalArgumentException("connection to " + client.server() + " speaks "
+                    + client.dialect() + ", without leases");
+        }
+        this.client = client;
+        this.pages = pages;
+        this.kernel = kernel;
+        this.flushIntervalNanos = flushInterval.toNanos();
+        this.recallThread = daemon("c9fs-recall", this::recallLoop);
+        this.flushThread = daemon("c9fs-flush", this::flushLoop);
+        this.watchThread = daemon("c9fs-lease-watch", this::watchLoop);
+    }
+
+    private static Thread daemon(String name, Runnable body) {
+        Thread t = new Thread(body, name);
+        t.setDaemon(true);
+        return t;
+    }
+
+    /** Starts the threads; the first Tcallback makes the caches trusted. */
+    public void start() {
+        recallThread.start();
+        flushThread.start();
+        watchThread.start();
+    }
+
+    /** True while the server honours this connection's leases: cached data may be served. */
+    public boolean trusted() {
+        return !closed && trustedOnce && System.nanoTime() - validUntil < 0;
+    }
+
+    /**
+     * Takes a lease of {@code mode} on the file {@code fid} names. A write lease is counted per
+     * call: the file stays write-leased until as many {@link #release} calls. Blocks for the
+     * server's answer, which may wait for other clients to acknowledge recalls (bounded by the
+     * term).
+     */
+    public Rlease acquire(int fid, long path, int mode) throws NinepException {
+        Rlease r = client.call(new Message.Tlease(fid, mode), Rlease.class);
+        termMs = r.termMs();
+        if (mode == Message.LEASE_WRITE && r.mode() == Message.LEASE_WRITE) {
+            writers.merge(path, 1, Integer::sum);
+        }
+        return r;
+    }
+
+    /**
+     * Gives back one write lease of {@code path}; the last one is returned to the server (the file
+     * stays read-leased while the connection has fids on it).
+     */
+    public void release(int fid, long path) throws NinepException {
+        Integer left = writers.computeIfPresent(path, (p, n) -> n == 1 ? null : n - 1);
+        if (left == null) {
+            client.call(new Message.Tlease(fid, Message.LEASE_READ), Rlease.class);
+        }
+    }
+
+    /** True if some handle of {@code path} holds its write lease. */
+    public boolean writeLeased(long path) {
+        return writers.containsKey(path);
+    }
+
+    private void recallLoop() {
+        CompletableFuture<Rcallback> pending = null;
+        long sentAt = 0;
+        while (!closed && client.isOpen()) {
+            if (pending == null) {
+                sentAt = System.nanoTime();
+                pending = client.rpc(new Message.Tcallback(), Rcallback.class);
+            }
+            Rcallback r;
+            try {
+                // The server answers within a third of the term; a whole term of silence means trouble.
+                r = pending.get(Math.max(1000, termMs), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                pending.cancel(true);
+                pending = null;
+                continue;
+            } catch (ExecutionException e) {
+                pending = null;
+                if (!closed && client.isOpen()) {
+                    LOG.log(System.Logger.Level.WARNING, "Tcallback to " + client.server() + " failed: "
+                            + e.getCause().getMessage());
+                    sleep(100);
+                }
+                continue;
+            } catch (InterruptedException e) {
+                break;
+            }
+            termMs = r.termMs();
+            validUntil = sentAt + TimeUnit.MILLISECONDS.toNanos(r.termMs()) * 99 / 100;
+            trustedOnce = true;
+            expired = false;
+            // Ask for the next batch before carrying out this one: the leases stay renewed while
+            // we launder, however long that takes.
+            sentAt = System.nanoTime();
+            pending = client.rpc(new Message.Tcallback(), Rcallback.class);
+            for (Recall c : r.recalls()) {
+                carryOut(c);
+            }
+        }
+        if (pending != null) {
+            pending.cancel(true);
+        }
+    }
+
+    private void carryOut(Recall c) {
+        long t0 = System.nanoTime();
+        try {
+            switch (c.kind()) {
+                case Recall.DATA:
+                    // This mount's cache first: a READ the kernel sends once its pages are gone
+                    // must not be answered from bytes older than the recall.
+                    pages.invalidate(c.path(), c.offset(), c.length());
+                    kernel.dropData(c.path(), c.offset(), c.length());
+                    break;
+                case Recall.ATTR:
+                    kernel.dropAttr(c.path());
+                    break;
+                case Recall.ENTRY:
+                    kernel.dropEntry(c.path(), c.name());
+                    break;
+                case Recall.REVOKE:
+                    pages.invalidateFile(c.path());
+                    kernel.dropData(c.path(), 0, 0);
+                    kernel.dropAttr(c.path());
+                    break;
+                default:
+                    LOG.log(System.Logger.Level.WARNING, "unknown recall kind " + c.kind() + " from " + client.server());
+            }
+        } catch (IOException | RuntimeException e) {
+            // What could be dropped was; acknowledging is still right, since holding the server
+            // back would not bring the rest back either.
+            LOG.log(System.Logger.Level.WARNING, "recall " + c + ": " + e.getMessage());
+        }
+        recalls.incrementAndGet();
+        record(System.nanoTime() - t0);
+        client.rpc(new Message.Trecalled(c.id()), Rrecalled.class).whenComplete((ok, err) -> {
+            if (err != null && !closed) {
+                LOG.log(System.Logger.Level.DEBUG, "Trecalled " + c.id() + ": " + err.getMessage());
+            }
+        });
+    }
+
+    private void flushLoop() {
+        while (!closed) {
+            sleepNanos(flushIntervalNanos);
+            if (closed || writers.isEmpty()) {
+                continue;
+            }
+            try {
+                kernel.flushDirty();
+                flushes.incrementAndGet();
+            } catch (IOException | RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "flushing dirty pages: " + e.getMessage());
+            }
+        }
+    }
+
+    private void watchLoop() {
+        while (!closed) {
+            sleep(Math.max(10, termMs / 20));
+            if (closed || !trustedOnce || expired || trusted()) {
+                continue;
+            }
+            expired = true;
+            expiries.incrementAndGet();
+            LOG.log(System.Logger.Level.WARNING, "leases on " + client.server()
+                    + " expired without renewal: dropping every cache of the mount");
+            try {
+                kernel.dropAll();
+            } catch (IOException | RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "dropping caches: " + e.getMessage());
+            }
+        }
+    }
+
+    private synchronized void record(long nanos) {
+        latencies[latencyCount++ % latencies.length] = nanos;
+    }
+
+    /** Counters for {@code c9fs stats}; latencies are of carrying out a recall (drop and launder). */
+    public synchronized Stats stats() {
+        int n = Math.min(latencyCount, latencies.length);
+        long[] copy = Arrays.copyOf(latencies, n);
+        Arrays.sort(copy);
+        long p50 = n == 0 ? 0 : copy[n / 2];
+        long p99 = n == 0 ? 0 : copy[Math.min(n - 1, n * 99 / 100)];
+        return new Stats(recalls.get(), expiries.get(), flushes.get(), writers.size(), trusted(), p50, p99);
+    }
+
+    public record Stats(long recalls, long expiries, long flushes, int writeLeased, boolean trusted,
+                        long recallNanosP50, long recallNanosP99) {
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        recallThread.interrupt();
+        flushThread.interrupt();
+        watchThread.interrupt();
+        for (Thread t : new Thread[] {recallThread, flushThread, watchThread}) {
+            try {
+                t.join(2000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    private static void sleep(long ms) {
+        sleepNanos(TimeUnit.MILLISECONDS.toNanos(ms));
+    }
+
+    private static void sleepNanos(long nanos) {
+        try {
+            TimeUnit.NANOSECONDS.sleep(nanos);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

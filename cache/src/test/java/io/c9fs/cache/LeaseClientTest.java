@@ -1,0 +1,158 @@
+package io.c9fs.cache;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.c9fs.transport.client.ClientConfig;
+import io.c9fs.transport.client.NinepClient;
+import io.c9fs.transport.proto.Dialect;
+import io.c9fs.transport.proto.Message;
+import io.c9fs.transport.proto.Message.Recall;
+import io.c9fs.transport.testing.ScriptedServer;
+import io.c9fs.transport.testing.ScriptedServer.Request;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The recall loop against a scripted 9P2000.L.c9 server: what it drops, in which order, and when it gives up. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class LeaseClientTest {
+    ScriptedServer server;
+    NinepClient client;
+    LeaseClient leases;
+    final BlockingQueue<String> kernelCalls = new LinkedBlockingQueue<>();
+    final PageCache pages = new PageCache(16 << 20, 64 * 1024, 0);
+
+    final KernelCache kernel = new KernelCache() {
+        @Override public void dropData(long path, long offset, long length) {
+            kernelCalls.add("data " + path + " " + offset + " " + length);
+        }
+        @Override public void dropAttr(long path) {
+            kernelCalls.add("attr " + path);
+        }
+        @Override public void dropEntry(long dirPath, String name) {
+            kernelCalls.add("entry " + dirPath + " " + name);
+        }
+        @Override public void flushDirty() {
+            kernelCalls.add("flush");
+        }
+        @Override public void dropAll() {
+            kernelCalls.add("all");
+        }
+    };
+
+    @BeforeEach
+    void connect() throws Exception {
+        server = new ScriptedServer(EnumSet.allOf(Dialect.class), 65536);
+        client = NinepClient.connect(server.address(),
+                ClientConfig.defaults().withVersion(Dialect.P9P2000_L_C9.version()));
+        leases = new LeaseClient(client, pages, kernel, Duration.ofMillis(50));
+        leases.start();
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        leases.close();
+        client.close();
+        server.close();
+    }
+
+    private Request expect(Class<? extends Message> type) throws InterruptedException {
+        Request r = server.next();
+        assertInstanceOf(type, r.fcall().message(), r.fcall().toString());
+        return r;
+    }
+
+    @Test
+    void recallsAreCarriedOutThenAcknowledged() throws Exception {
+        assertFalse(leases.trusted(), "nothing renewed yet");
+        Request cb = expect(Message.Tcallback.class);
+        // Fill this mount's cache for file 7, so the recall has something to drop.
+        byte[] before = {1, 2, 3};
+        pages.read(7, 0, ByteBuffer.allocate(3), (p, o, l) -> CompletableFuture.completedFuture(before)).get();
+        cb.conn().reply(cb.tag(), new Message.Rcallback(10_000, List.of(
+                new Recall(11, Recall.DATA, 7, 4096, 100, ""),
+                new Recall(12, Recall.ENTRY, 1, 0, 0, "new.txt"),
+                new Recall(13, Recall.ATTR, 7, 0, 0, ""))));
+        Request next = expect(Message.Tcallback.class); // asked for again before carrying out
+        assertEquals("data 7 4096 100", kernelCalls.poll(5, TimeUnit.SECONDS));
+        Request ack = expect(Message.Trecalled.class);
+        assertEquals(11, ((Message.Trecalled) ack.fcall().message()).id());
+        ack.conn().reply(ack.tag(), new Message.Rrecalled());
+        assertEquals("entry 1 new.txt", kernelCalls.poll(5, TimeUnit.SECONDS));
+        assertEquals(12, ((Message.Trecalled) expect(Message.Trecalled.class).fcall().message()).id());
+        assertEquals("attr 7", kernelCalls.poll(5, TimeUnit.SECONDS));
+        assertEquals(13, ((Message.Trecalled) expect(Message.Trecalled.class).fcall().message()).id());
+        assertTrue(leases.trusted());
+        // The DATA recall also emptied this mount's own cache of file 7: the next read loads again.
+        byte[] after = {9, 9, 9};
+        ByteBuffer dst = ByteBuffer.allocate(3);
+        pages.read(7, 0, dst, (p, o, l) -> CompletableFuture.completedFuture(after)).get();
+        assertEquals(9, dst.get(0));
+        assertEquals(3, leases.stats().recalls());
+        next.conn().reply(next.tag(), new Message.Rcallback(10_000, List.of()));
+    }
+
+    @Test
+    void anUnrenewedTermDropsEveryCache() throws Exception {
+        Request cb = expect(Message.Tcallback.class);
+        cb.conn().reply(cb.tag(), new Message.Rcallback(300, List.of()));
+        expect(Message.Tcallback.class); // never answered: the server is gone quiet
+        long t0 = System.nanoTime();
+        String call;
+        do {
+            call = kernelCalls.poll(5, TimeUnit.SECONDS);
+        } while (call != null && !call.equals("all"));
+        long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertEquals("all", call);
+        assertTrue(waited < 1000, "dropped after " + waited + " ms for a 300 ms term");
+        assertFalse(leases.trusted());
+        assertEquals(1, leases.stats().expiries());
+    }
+
+    @Test
+    void writeLeasesAreCountedAndFlushedWhileHeld() throws Exception {
+        Request cb = expect(Message.Tcallback.class);
+        CompletableFuture<Message.Rlease> got = CompletableFuture.supplyAsync(() -> {
+            try {
+                return leases.acquire(5, 77, Message.LEASE_WRITE);
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        });
+        Request t = expect(Message.Tlease.class);
+        assertEquals(Message.LEASE_WRITE, ((Message.Tlease) t.fcall().message()).mode());
+        t.conn().reply(t.tag(), new Message.Rlease(Message.LEASE_WRITE, 1, 10_000, new io.c9fs.transport.proto.Qid(0, 1, 77)));
+        got.get(5, TimeUnit.SECONDS);
+        assertTrue(leases.writeLeased(77));
+        String call;
+        do {
+            call = kernelCalls.poll(5, TimeUnit.SECONDS);
+        } while (call != null && !call.equals("flush"));
+        assertEquals("flush", call, "dirty pages of a write-leased file are flushed periodically");
+        CompletableFuture<Void> rel = CompletableFuture.runAsync(() -> {
+            try {
+                leases.release(5, 77);
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        });
+        Request r = expect(Message.Tlease.class);
+        assertEquals(Message.LEASE_READ, ((Message.Tlease) r.fcall().message()).mode());
+        r.conn().reply(r.tag(), new Message.Rlease(Message.LEASE_READ, 1, 10_000, new io.c9fs.transport.proto.Qid(0, 1, 77)));
+        rel.get(5, TimeUnit.SECONDS);
+        assertFalse(leases.writeLeased(77));
+        cb.conn().reply(cb.tag(), new Message.Rcallback(10_000, List.of()));
+    }
+}
