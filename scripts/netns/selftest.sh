@@ -47,6 +47,7 @@ fi
 # shellcheck disable=SC2317 # called through the trap
 cleanup() {
 	h down >/dev/null 2>&1 || true
+	umount "$scratch/machine-mnt" 2>/dev/null || true
 	rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -57,6 +58,17 @@ token=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 echo "$token" >"$scratch/export/hello.txt"
 echo "$token" >"$scratch/src/local.txt"
 
+# true once PID has exited (a zombie counts: its parent may be slow to reap), within 5 s
+gone() {
+	local i st
+	for ((i = 0; i < 50; i++)); do
+		st=$(ps -o stat= -p "$1" 2>/dev/null) || return 0
+		[[ $st == Z* ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # avg RTT in ms of N pings from host FROM to host TO
 rtt() {
 	h exec "$1" timeout 30 ping -n -q -c "${3:-10}" -i 0.2 "$(h addr "$2")" |
@@ -65,6 +77,11 @@ rtt() {
 # true if A <= X <= B (decimals)
 within() { awk -v x="$1" -v a="$2" -v b="$3" 'BEGIN { exit !(x != "" && x >= a && x <= b) }'; }
 diodcat_from() { timeout "${2:-10}" "$here/hosts" exec --prefix "$prefix" "$1" diodcat -t "${3:-8}" -s "$srv:$port" -a "$scratch/export" hello.txt; }
+
+# A FUSE mount the machine made before up, to see that the hosts keep no copy of it.
+mkdir -p "$scratch/machine-mnt"
+bindfs "$scratch/src" "$scratch/machine-mnt"
+machine_bindfs=$(pgrep -xn bindfs) || machine_bindfs=
 
 # ---- up ----
 if out=$(h up --clients 2 --delay 5ms 2>&1); then
@@ -75,6 +92,9 @@ else
 	finish
 fi
 srv=$(h addr srv)
+umount "$scratch/machine-mnt"
+machine_bindfs_gone() { [[ -n $machine_bindfs ]] && gone "$machine_bindfs"; }
+check "a FUSE daemon of the machine ends when the machine unmounts it (hosts hold no copy)" machine_bindfs_gone
 check "the machine's own namespace got no address, route or link of ours" \
 	bash -c "! ip -o addr | grep -q '10\.99\.0\.' && ! ip route | grep -q '10\.99\.0\.' && ! ip -o link | grep -qE ' (v-[a-z]+|br0)[@:]'"
 check "a and b have no route off the 10.99.0.0/24 link" \
@@ -136,17 +156,25 @@ check "b still reads while a is partitioned" bash -c "[[ \$(timeout 10 '$here/ho
 h heal a
 check "a reads again after heal" bash -c "[[ \$(timeout 10 '$here/hosts' exec --prefix $prefix a diodcat -t 8 -s $srv:$port -a $scratch/export hello.txt) == $token ]]"
 
-# ---- down, after a crash lost the state ----
+# ---- down, after a crash lost the state, with a's FUSE daemon wedged ----
 bindfs_pid=$(h exec a pgrep -x bindfs | head -n 1) || bindfs_pid=
+[[ -n $bindfs_pid ]] && kill -STOP "$bindfs_pid"
+h exec a stat "$scratch/mnt/local.txt" >/dev/null 2>&1 &
+stuck_pid=$!
+sleep 0.5
+check "a stat on a's mount hangs while its daemon is stopped" kill -0 "$stuck_pid"
 rm -rf "/tmp/c9fs-netns/state/$prefix"
+start=$(date +%s%N)
 check "down without state succeeds" h down
+ms=$((($(date +%s%N) - start) / 1000000))
+if ((ms < 15000)); then pass "down took $ms ms (want < 15 s)"; else fail "down took $ms ms (want < 15 s)"; fi
+check "the stuck stat returned" gone "$stuck_pid"
 check "down again is a no-op" h down
 check "no namespace of prefix $prefix left" bash -c "! ip netns list | grep -qE '^$prefix-'"
-gone() { local i; for ((i = 0; i < 50; i++)); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
 check "diod (pid $diod_pid) ended" gone "$diod_pid"
 bindfs_gone() { [[ -n $bindfs_pid ]] && gone "$bindfs_pid"; }
 check "bindfs (pid ${bindfs_pid:-?}) ended" bindfs_gone
 check "no mount of $scratch left on the machine" bash -c "! grep -q ' $scratch' /proc/self/mountinfo"
-wait "$diod_pid" 2>/dev/null || true
+wait "$diod_pid" "$stuck_pid" 2>/dev/null || true
 
 finish
