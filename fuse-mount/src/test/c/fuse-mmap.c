@@ -133,6 +133,17 @@ int main(void)
 			pos < 0 ? printf("ERR %d\n", errno) : printf("POS %lld\n", (long long)pos);
 		} else if (sscanf(line, "fallocate %lld %lld", &a, &b) == 2) {
 			fallocate(fd, 0, a, b) ? printf("ERR %d\n", errno) : printf("OK\n");
+		} else if (strcmp(line, "resident") == 0) {
+			/* Pages of the mapping in the page cache: RESIDENT n/total. */
+			long pg = sysconf(_SC_PAGESIZE), n = (long)((maplen + pg - 1) / pg), in = 0;
+			unsigned char vec[4096];
+			if (n > (long)sizeof vec || mincore(map, maplen, vec)) {
+				printf("ERR %d\n", errno);
+			} else {
+				for (long i = 0; i < n; i++)
+					in += vec[i] & 1;
+				printf("RESIDENT %ld/%ld\n", in, n);
+			}
 		} else if (strcmp(line, "quit") == 0) {
 			break;
 		} else {

@@ -105,6 +105,33 @@ public final class FuseSession implements AutoCloseable {
     }
 
     /** Waits until every worker has left; true if the kernel reported the mount gone (ENODEV). */
+    /**
+     * Writes back every dirty page of the mount and waits for it, leaving the pages cached and
+     * mapped: syncfs(2) on the mount, which the kernel turns into WRITE requests (writepage) that
+     * the workers answer. The one way to flush a shared mapping without dropping it
+     * (docs/coherence.md). Must not be called from a worker thread, for the reason notifications
+     * must not: the WRITEs need a free worker.
+     */
+    public void syncfs() throws FuseException {
+        if (Thread.currentThread() instanceof FuseWorker) {
+            throw new IllegalStateException("syncfs from a FUSE worker thread would wait for itself");
+        }
+        int fd = Syscalls.LIBC.open(mountpoint.toString(), Syscalls.O_RDONLY | Syscalls.O_DIRECTORY
+                | Syscalls.O_CLOEXEC, 0);
+        if (fd < 0) {
+            int e = Syscalls.errno();
+            throw new FuseException(e, "open " + mountpoint + ": " + Syscalls.strerror(e));
+        }
+        try {
+            if (Syscalls.LIBC.syncfs(fd) != 0) {
+                int e = Syscalls.errno();
+                throw new FuseException(e, "syncfs " + mountpoint + ": " + Syscalls.strerror(e));
+            }
+        } finally {
+            Syscalls.LIBC.close(fd);
+        }
+    }
+
     public boolean awaitUnmount(Duration timeout) throws InterruptedException {
         return exited.await(timeout.toNanos(), TimeUnit.NANOSECONDS) && sawUnmount;
     }

@@ -14,6 +14,8 @@ import jnr.ffi.byref.IntByReference;
  * on the same thread.
  */
 final class Syscalls {
+    static final int O_RDONLY = 0;
+    static final int O_DIRECTORY = 0200000;
     static final int O_RDWR = 2;
     static final int O_WRONLY = 1;
     static final int O_TRUNC = 01000;
@@ -38,6 +40,8 @@ final class Syscalls {
         long write(int fd, ByteBuffer buf, long count);
 
         int close(int fd);
+
+        int syncfs(int fd);
 
         int mount(String source, String target, String fstype, long flags, String data);
 

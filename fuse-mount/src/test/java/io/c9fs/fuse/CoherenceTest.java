@@ -89,6 +89,32 @@ class CoherenceTest {
         }
     }
 
+    /** syncfs flushes a dirty mapping without dropping it: the flush behind clause 3c of docs/coherence.md. */
+    @Test
+    void syncfsWritesBackDirtyMappedPagesAndKeepsThemResident() throws Exception {
+        MemFs fs = new MemFs();
+        long ino = fs.putFile("m", twoPages());
+        try (TestMount m = TestMount.mount(fs); CProgram c = new CProgram(tool)) {
+            c.ok("open " + m.path("m"));
+            c.ok("map 8192");
+            assertEquals("DATA P0:aaaaaaaaaaaaa", c.cmd("load 0 16"));
+            assertEquals("DATA P1:bbbbbbbbbbbbb", c.cmd("load 4096 16"));
+            c.ok("store 4096 FLUSHED");
+            m.session.syncfs();
+            // syncfs starts the writeback; the WRITE may be answered just after it returns.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+            while (!"FLUSHED".equals(new String(fs.peek(ino, 4096, 7), StandardCharsets.US_ASCII))
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            assertEquals("FLUSHED", new String(fs.peek(ino, 4096, 7), StandardCharsets.US_ASCII));
+            assertEquals("RESIDENT 2/2", c.cmd("resident"), "the pages stay cached and mapped");
+            int reads = fs.reads.size();
+            assertEquals("DATA FLUSHEDbbbbbbbbb", c.cmd("load 4096 16"));
+            assertEquals(reads, fs.reads.size(), "no READ: the page was never dropped");
+        }
+    }
+
     @Test
     void writeSeenByMappedLoadAndStoreSeenByRead() throws Exception {
         MemFs fs = new MemFs();

@@ -96,6 +96,8 @@ final class MemFs implements FuseFilesystem {
     volatile long entryValidNanos = TimeUnit.SECONDS.toNanos(1);
     volatile long attrValidNanos = TimeUnit.SECONDS.toNanos(1);
     final List<WriteEvent> writes = new CopyOnWriteArrayList<>();
+    /** Offsets of every READ served, in order. */
+    final List<Long> reads = new CopyOnWriteArrayList<>();
     /** Runs (on the worker) at the start of every READ with the nodeid; null = none. */
     volatile LongConsumer readHook;
     /** Nodeids whose READs wait until the request is interrupted (or 10 s pass). */
@@ -394,6 +396,7 @@ final class MemFs implements FuseFilesystem {
     @Override
     public int read(FuseRequest r, long nodeid, long fh, long offset, int size, ByteBuffer dst)
             throws FuseException {
+        reads.add(offset);
         LongConsumer hook = readHook;
         if (hook != null) {
             hook.accept(nodeid);
