@@ -1,0 +1,1105 @@
+package io.c9fs.mount;
+
+import io.c9fs.fuse.Attr;
+import io.c9fs.fuse.AttrOut;
+import io.c9fs.fuse.CreateOut;
+import io.c9fs.fuse.DirFiller;
+import io.c9fs.fuse.DirPlusFiller;
+import io.c9fs.fuse.EntryOut;
+import io.c9fs.fuse.FileLock;
+import io.c9fs.fuse.FuseException;
+import io.c9fs.fuse.FuseFilesystem;
+import io.c9fs.fuse.FuseRequest;
+import io.c9fs.fuse.OpenOut;
+import io.c9fs.fuse.SetattrIn;
+import io.c9fs.fuse.StatfsOut;
+import io.c9fs.transport.Errno;
+import io.c9fs.transport.client.NinepClient;
+import io.c9fs.transport.proto.Dialect;
+import io.c9fs.transport.proto.Dirent;
+import io.c9fs.transport.proto.Message;
+import io.c9fs.transport.proto.Message.Rgetattr;
+import io.c9fs.transport.proto.Message.Rlopen;
+import io.c9fs.transport.proto.Message.Rread;
+import io.c9fs.transport.proto.Message.Rwalk;
+import io.c9fs.transport.proto.Message.Rwrite;
+import io.c9fs.transport.proto.Qid;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A FUSE filesystem whose files live on a 9P2000.L server: each kernel request becomes the 9P
+ * exchanges that implement it.
+ *
+ * <p>Identity: a nodeid stands for one server file (one qid.path) and owns a walked, never opened
+ * fid ({@link NodeTable}); inode numbers are qid.path. Every FUSE handle opens a clone of that fid
+ * ({@link OpenHandle}), so handles never share 9P open state. Caching decisions (entry, attribute
+ * and negative timeouts, keep-cache at open) are the {@link CachePolicy}'s.
+ *
+ * <p>Errors: a server errno reaches the program unchanged; a dead or silent server yields EIO within
+ * the request timeout; a FUSE_INTERRUPT flushes the pending 9P request and yields EINTR.
+ *
+ * <p>Locks: POSIX record locks travel through one open fid per (inode, lock owner), see
+ * {@link LockOwners}; SETLKW polls the server with back-off rather than parking it.
+ *
+ * <p>Threads: every method may run concurrently on FUSE workers; 9P replies complete on the
+ * client's event loop, where only non-blocking continuations run (READDIRPLUS lookups). Locks, in
+ * the only order they may nest: an {@link OpenHandle}'s monitor (directory cursor), then the
+ * {@link NodeTable} monitor; neither is held across a 9P round trip. The handle and lock-owner
+ * tables are concurrent maps. The {@link FidReaper} thread only sends clunks. Nothing here calls
+ * the FUSE notifier.
+ */
+public final class NinepFilesystem implements FuseFilesystem {
+    private static final System.Logger LOG = System.getLogger(NinepFilesystem.class.getName());
+
+    // open(2) flags, Linux generic values (9P2000.L uses the same numbers).
+    private static final int O_ACCMODE = 03;
+    private static final int O_RDONLY = 0;
+    private static final int O_RDWR = 2;
+    private static final int O_CREAT = 0100;
+    private static final int O_EXCL = 0200;
+    private static final int O_TRUNC = 01000;
+    private static final int O_APPEND = 02000;
+    private static final int O_DSYNC = 010000;
+    private static final int O_LARGEFILE = 0100000;
+    private static final int O_DIRECTORY = 0200000;
+    private static final int O_NOFOLLOW = 0400000;
+    private static final int O_NOATIME = 01000000;
+    private static final int O_SYNC = 04010000;
+    /**
+     * Flags that mean the same on the server's open. O_DIRECT is not among them: the kernel's page
+     * cache sits in front of us anyway, and the server would demand aligned buffers.
+     */
+    private static final int SERVER_OPEN_FLAGS = O_ACCMODE | O_TRUNC | O_APPEND | O_DSYNC | O_SYNC
+            | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME;
+
+    private static final int S_IFMT = 0170000;
+    private static final int S_IFDIR = 0040000;
+    private static final int R_OK = 4;
+    private static final int W_OK = 2;
+    private static final int X_OK = 1;
+    private static final int XATTR_REPLACE = 2;
+    private static final int F_UNLCK = 2;
+    /** The kernel's "to end of file" lock end (OFFSET_MAX). */
+    private static final long OFFSET_MAX = Long.MAX_VALUE;
+
+    /** Rreaddir header: size[4] type[1] tag[2] count[4]. */
+    private static final int RREADDIR_HEADER = 11;
+    /** Entries fetched per Treaddir: several kernel READDIRs' worth, bounded so a batch is cheap to drop. */
+    private static final int READDIR_BYTES = 32 * 1024;
+    /** Entries resolved (walk + getattr) concurrently per step of a READDIRPLUS. */
+    private static final int READDIRPLUS_GROUP = 64;
+    /** Back-off between Tlock retries while a SETLKW waits: from 10 ms doubling to 500 ms. */
+    private static final long LOCK_RETRY_MIN_MS = 10;
+    private static final long LOCK_RETRY_MAX_MS = 500;
+
+    private final NinepClient client;
+    private final Rpc rpc;
+    private final NodeTable nodes;
+    private final CachePolicy policy;
+    private final ConcurrentMap<Long, OpenHandle> handles = new ConcurrentHashMap<>();
+    private final LockOwners locks = new LockOwners();
+    private final AtomicLong nextFh = new AtomicLong(1);
+    private final FidReaper reaper;
+    /** Permits for SETLKW requests waiting at once (each holds a FUSE worker while it waits). */
+    private final Semaphore lockWaiters;
+    /** Names this client to the server's lock manager (Tlock client_id). */
+    private final String lockClient;
+
+    /**
+     * A filesystem over an attached 9P2000.L connection.
+     *
+     * @param client         connected, with {@code rootFid} attached
+     * @param rootFid        the attach fid; it becomes the root node's fid
+     * @param rootQid        the attach qid
+     * @param policy         the cache decisions
+     * @param requestTimeout how long one 9P exchange may take before the call fails with EIO
+     * @param lockWaiters    how many SETLKW may wait at once: fewer than the FUSE workers, so that
+     *                       the unlock that ends a wait always finds a worker (more get EDEADLK)
+     */
+    public NinepFilesystem(NinepClient client, int rootFid, Qid rootQid, CachePolicy policy,
+                           Duration requestTimeout, int lockWaiters) {
+        if (client.dialect() != Dialect.P9P2000_L) {
+            throw new IllegalArgumentException("needs a 9P2000.L connection, not " + client.dialect());
+        }
+        this.client = client;
+        this.rpc = new Rpc(client, requestTimeout);
+        this.reaper = new FidReaper(rpc, requestTimeout);
+        this.nodes = new NodeTable(rootQid, rootFid, rpc::clunk, reaper::retire);
+        this.policy = policy;
+        this.lockWaiters = new Semaphore(Math.max(1, lockWaiters));
+        this.lockClient = "c9fs-" + ProcessHandle.current().pid();
+    }
+
+    /** Nodes the kernel currently holds references to, root included (for tests and diagnostics). */
+    public int nodeCount() {
+        return nodes.size();
+    }
+
+    /** Open FUSE handles (for tests and diagnostics). */
+    public int handleCount() {
+        return handles.size();
+    }
+
+    @Override
+    public void destroy() {
+        reaper.close();
+        for (LockOwners.Holder l : locks.clear()) {
+            rpc.clunk(l.fid());
+        }
+        for (OpenHandle h : handles.values()) {
+            if (handles.remove(h.fh, h)) {
+                rpc.clunk(h.fid);
+            }
+        }
+        nodes.clear();
+    }
+
+    // ------------------------------------------------------------------ names
+
+    @Override
+    public EntryOut lookup(FuseRequest r, long parent, String name) throws FuseException {
+        Node dir = nodes.get(parent);
+        try {
+            return fresh(r, () -> walk(r, dir, name), dir);
+        } catch (FuseException e) {
+            if (e.errno() == Errno.ENOENT && policy.negativeTimeoutNanos() > 0) {
+                return new EntryOut(0, 0, policy.negativeTimeoutNanos(), 0, emptyAttr(0, 0));
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public void forget(long nodeid, long nlookup) {
+        if (nodes.forget(nodeid, nlookup)) {
+            policy.forget(nodeid);
+        }
+    }
+
+    @Override
+    public AttrOut getattr(FuseRequest r, long nodeid, long fh) throws FuseException {
+        Node node = nodes.get(nodeid);
+        OpenHandle h = fh == -1 ? null : handles.get(fh);
+        Rgetattr a = fresh(r, () -> rpc.call(r, new Message.Tgetattr(h != null && h.node == node ? h.fid : node.fid,
+                Rgetattr.BASIC), Rgetattr.class), node);
+        return new AttrOut(policy.attrTimeoutNanos(), Attrs.of(a));
+    }
+
+    @Override
+    public AttrOut setattr(FuseRequest r, long nodeid, SetattrIn in) throws FuseException {
+        Node node = nodes.get(nodeid);
+        OpenHandle h = in.has(SetattrIn.FATTR_FH) ? handles.get(in.fh()) : null;
+        int valid = 0;
+        if (in.has(SetattrIn.FATTR_MODE)) {
+            valid |= Message.Tsetattr.MODE;
+        }
+        if (in.has(SetattrIn.FATTR_UID)) {
+            valid |= Message.Tsetattr.UID;
+        }
+        if (in.has(SetattrIn.FATTR_GID)) {
+            valid |= Message.Tsetattr.GID;
+        }
+        if (in.has(SetattrIn.FATTR_SIZE)) {
+            valid |= Message.Tsetattr.SIZE;
+        }
+        // The kernel sends ATIME together with ATIME_NOW for "now"; 9P2000.L says "now" by
+        // leaving ATIME_SET clear.
+        if (in.has(SetattrIn.FATTR_ATIME)) {
+            valid |= Message.Tsetattr.ATIME | (in.has(SetattrIn.FATTR_ATIME_NOW) ? 0 : Message.Tsetattr.ATIME_SET);
+        } else if (in.has(SetattrIn.FATTR_ATIME_NOW)) {
+            valid |= Message.Tsetattr.ATIME;
+        }
+        if (in.has(SetattrIn.FATTR_MTIME)) {
+            valid |= Message.Tsetattr.MTIME | (in.has(SetattrIn.FATTR_MTIME_NOW) ? 0 : Message.Tsetattr.MTIME_SET);
+        } else if (in.has(SetattrIn.FATTR_MTIME_NOW)) {
+            valid |= Message.Tsetattr.MTIME;
+        }
+        if (in.has(SetattrIn.FATTR_CTIME)) {
+            valid |= Message.Tsetattr.CTIME;
+        }
+        int tvalid = valid;
+        Rgetattr a = fresh(r, () -> {
+            // ftruncate on an unlinked file only works through the open fid.
+            int fid = h != null && h.node == node ? h.fid : node.fid;
+            if (tvalid != 0) {
+                rpc.call(r, new Message.Tsetattr(fid, tvalid, in.mode() & 07777, in.uid(), in.gid(), in.size(),
+                        in.atimeSec(), in.atimeNsec(), in.mtimeSec(), in.mtimeNsec()), Message.Rsetattr.class);
+            }
+            return rpc.call(r, new Message.Tgetattr(fid, Rgetattr.BASIC), Rgetattr.class);
+        }, node);
+        return new AttrOut(policy.attrTimeoutNanos(), Attrs.of(a));
+    }
+
+    @Override
+    public String readlink(FuseRequest r, long nodeid) throws FuseException {
+        Node node = nodes.get(nodeid);
+        return fresh(r, () -> rpc.call(r, new Message.Treadlink(node.fid), Message.Rreadlink.class), node).target();
+    }
+
+    @Override
+    public EntryOut symlink(FuseRequest r, long parent, String name, String target) throws FuseException {
+        Node dir = nodes.get(parent);
+        fresh(r, () -> rpc.call(r, new Message.Tsymlink(dir.fid, name, target, r.gid()), Message.Rsymlink.class),
+                dir);
+        return walk(r, dir, name);
+    }
+
+    @Override
+    public EntryOut mknod(FuseRequest r, long parent, String name, int mode, int rdev, int umask)
+            throws FuseException {
+        Node dir = nodes.get(parent);
+        int m = (mode & S_IFMT) | (mode & 07777 & ~umask);
+        fresh(r, () -> rpc.call(r, new Message.Tmknod(dir.fid, name, m, Attrs.major(rdev), Attrs.minor(rdev),
+                r.gid()), Message.Rmknod.class), dir);
+        return walk(r, dir, name);
+    }
+
+    @Override
+    public EntryOut mkdir(FuseRequest r, long parent, String name, int mode, int umask) throws FuseException {
+        Node dir = nodes.get(parent);
+        fresh(r, () -> rpc.call(r, new Message.Tmkdir(dir.fid, name, mode & 07777 & ~umask, r.gid()),
+                Message.Rmkdir.class), dir);
+        return walk(r, dir, name);
+    }
+
+    @Override
+    public void unlink(FuseRequest r, long parent, String name) throws FuseException {
+        Node dir = nodes.get(parent);
+        fresh(r, () -> remove(r, dir, name, 0), dir);
+    }
+
+    @Override
+    public void rmdir(FuseRequest r, long parent, String name) throws FuseException {
+        Node dir = nodes.get(parent);
+        fresh(r, () -> remove(r, dir, name, Message.Tunlinkat.AT_REMOVEDIR), dir);
+    }
+
+    private Void remove(FuseRequest r, Node dir, String name, int flags) throws FuseException {
+        try {
+            rpc.call(r, new Message.Tunlinkat(dir.fid, name, flags), Message.Runlinkat.class);
+        } catch (FuseException e) {
+            if (!unsupported(e)) {
+                throw e;
+            }
+            // Tremove clunks the fid whatever the outcome (remove(5)).
+            int fid = walkFid(r, dir.fid, name);
+            try {
+                rpc.call(r, new Message.Tremove(fid), Message.Rremove.class);
+            } catch (FuseException removeFailed) {
+                rpc.abandon(fid, removeFailed);
+                throw removeFailed;
+            }
+            client.freeFid(fid);
+        }
+        return null;
+    }
+
+    @Override
+    public void rename(FuseRequest r, long parent, String name, long newParent, String newName, int flags)
+            throws FuseException {
+        if ((flags & RENAME_EXCHANGE) != 0) {
+            // 9P2000.L has no atomic exchange, and two renames are not one.
+            throw new FuseException(Errno.EINVAL, "RENAME_EXCHANGE is not in 9P2000.L");
+        }
+        Node dir = nodes.get(parent);
+        Node newDir = nodes.get(newParent);
+        if ((flags & RENAME_NOREPLACE) != 0 && fresh(r, () -> exists(r, newDir, newName), newDir)) {
+            // Emulated: a check and a rename, not atomic against other clients.
+            throw new FuseException(Errno.EEXIST);
+        }
+        fresh(r, () -> renameOnServer(r, dir, name, newDir, newName), dir, newDir);
+        rewalkRenamed(r, newDir, newName);
+    }
+
+    private Void renameOnServer(FuseRequest r, Node dir, String name, Node newDir, String newName)
+            throws FuseException {
+        try {
+            rpc.call(r, new Message.Trenameat(dir.fid, name, newDir.fid, newName), Message.Rrenameat.class);
+        } catch (FuseException e) {
+            if (!unsupported(e)) {
+                throw e;
+            }
+            int fid = walkFid(r, dir.fid, name);
+            try {
+                rpc.call(r, new Message.Trename(fid, newDir.fid, newName), Message.Rrename.class);
+            } finally {
+                rpc.clunk(fid);
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Path-based servers (diod) bind a fid to the path it was walked to, so the renamed node's fid
+     * may now name nothing: give the node a fid walked to the new name. A renamed directory makes
+     * every fid below it suspect: see {@link #fresh}.
+     */
+    private void rewalkRenamed(FuseRequest r, Node newDir, String newName) {
+        long epoch = nodes.epoch();
+        int fid = client.allocFid();
+        Rwalk w;
+        try {
+            w = rpc.call(r, new Message.Twalk(newDir.fid, fid, List.of(newName)), Rwalk.class);
+        } catch (FuseException e) {
+            rpc.abandon(fid, e);
+            return;
+        }
+        if (w.wqids().size() == 1) {
+            Qid qid = w.wqids().get(0);
+            if (qid.isDir()) {
+                nodes.renamedDirectory();
+            }
+            nodes.refresh(qid, fid, epoch, newDir.nodeid, newName);
+        } else {
+            client.freeFid(fid);
+        }
+    }
+
+    private boolean exists(FuseRequest r, Node dir, String name) throws FuseException {
+        try {
+            rpc.clunk(walkFid(r, dir.fid, name));
+            return true;
+        } catch (FuseException e) {
+            if (e.errno() == Errno.ENOENT) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public EntryOut link(FuseRequest r, long nodeid, long newParent, String newName) throws FuseException {
+        Node node = nodes.get(nodeid);
+        Node newDir = nodes.get(newParent);
+        fresh(r, () -> rpc.call(r, new Message.Tlink(newDir.fid, node.fid, newName), Message.Rlink.class),
+                node, newDir);
+        return walk(r, newDir, newName);
+    }
+
+    // ------------------------------------------------------------------ files
+
+    @Override
+    public OpenOut open(FuseRequest r, long nodeid, int flags) throws FuseException {
+        Node node = nodes.get(nodeid);
+        OpenHandle h = fresh(r, () -> openFid(r, node, flags & SERVER_OPEN_FLAGS), node);
+        Rgetattr a;
+        try {
+            a = rpc.call(r, new Message.Tgetattr(h.fid, Rgetattr.BASIC), Rgetattr.class);
+        } catch (FuseException e) {
+            close(h);
+            throw e;
+        }
+        boolean keep = policy.keepCacheOnOpen(nodeid, FileStamp.of(a));
+        return new OpenOut(h.fh, keep ? OpenOut.FOPEN_KEEP_CACHE : 0);
+    }
+
+    @Override
+    public CreateOut create(FuseRequest r, long parent, String name, int flags, int mode, int umask)
+            throws FuseException {
+        Node dir = nodes.get(parent);
+        int fid = fresh(r, () -> cloneFid(r, dir.fid), dir);
+        Message.Rlcreate c;
+        Looked looked;
+        try {
+            int lflags = (flags & SERVER_OPEN_FLAGS) | O_CREAT | (flags & O_EXCL);
+            c = rpc.call(r, new Message.Tlcreate(fid, name, lflags, mode & 07777 & ~umask, r.gid()),
+                    Message.Rlcreate.class);
+            // Tlcreate turned the clone into the open file; the node needs a walked fid of its own.
+            looked = walkNode(r, dir, name);
+        } catch (FuseException e) {
+            rpc.clunk(fid);
+            throw e;
+        }
+        OpenHandle h = register(looked.node, fid, c.iounit());
+        policy.keepCacheOnOpen(looked.node.nodeid, FileStamp.of(looked.attrs));
+        return new CreateOut(entry(looked.node, looked.attrs), new OpenOut(h.fh, 0));
+    }
+
+    @Override
+    public int read(FuseRequest r, long nodeid, long fh, long offset, int size, ByteBuffer dst)
+            throws FuseException {
+        OpenHandle h = handle(fh);
+        return DataPath.read(rpc, r, h.fid, h.chunk, offset, size, dst);
+    }
+
+    @Override
+    public int write(FuseRequest r, long nodeid, long fh, long offset, ByteBuffer src, int writeFlags)
+            throws FuseException {
+        OpenHandle h = handle(fh);
+        return DataPath.write(rpc, r, h.fid, h.chunk, offset, src);
+    }
+
+    /**
+     * Writes went through to the server as they happened (no writeback cache): nothing is pending.
+     * But a close(2) releases all of the closing process's POSIX locks on the file, and the kernel
+     * leaves that to FLUSH when the filesystem handles locks.
+     */
+    @Override
+    public void flush(FuseRequest r, long nodeid, long fh, long lockOwner) {
+        LockOwners.Holder mine = locks.remove(nodeid, lockOwner);
+        if (mine != null) {
+            clunkNow(mine.fid());
+        }
+    }
+
+    @Override
+    public void release(FuseRequest r, long nodeid, long fh, int flags, long lockOwner) {
+        OpenHandle h = handles.remove(fh);
+        if (h != null) {
+            close(h);
+        }
+    }
+
+    @Override
+    public void fsync(FuseRequest r, long nodeid, long fh, boolean datasync) throws FuseException {
+        OpenHandle h = handle(fh);
+        rpc.call(r, new Message.Tfsync(h.fid, datasync ? 1 : 0), Message.Rfsync.class);
+    }
+
+    // ------------------------------------------------------------------ directories
+
+    @Override
+    public OpenOut opendir(FuseRequest r, long nodeid, int flags) throws FuseException {
+        Node node = nodes.get(nodeid);
+        OpenHandle h = fresh(r, () -> openFid(r, node, O_RDONLY), node);
+        return new OpenOut(h.fh, 0);
+    }
+
+    @Override
+    public void readdir(FuseRequest r, long nodeid, long fh, long offset, DirFiller out) throws FuseException {
+        OpenHandle h = handle(fh);
+        long cookie = offset;
+        List<Dirent> batch = h.pending(offset);
+        while (true) {
+            if (batch == null) {
+                batch = fetch(r, h, cookie);
+                if (batch.isEmpty()) {
+                    return;
+                }
+            }
+            for (int i = 0; i < batch.size(); i++) {
+                Dirent d = batch.get(i);
+                if (!out.add(d.name(), d.qid().path(), d.type(), d.offset())) {
+                    h.keep(cookie, batch.subList(i, batch.size()));
+                    return;
+                }
+                cookie = d.offset();
+            }
+            batch = null;
+        }
+    }
+
+    @Override
+    public void readdirplus(FuseRequest r, long nodeid, long fh, long offset, DirPlusFiller out)
+            throws FuseException {
+        OpenHandle h = handle(fh);
+        Node dir = h.node;
+        long cookie = offset;
+        List<Dirent> batch = h.pending(offset);
+        while (true) {
+            if (batch == null) {
+                batch = fetch(r, h, cookie);
+                if (batch.isEmpty()) {
+                    return;
+                }
+            }
+            int from = 0;
+            while (from < batch.size()) {
+                int to = Math.min(batch.size(), from + READDIRPLUS_GROUP);
+                List<Dirent> group = batch.subList(from, to);
+                List<EntryOut> entries = resolve(r, dir, group);
+                for (int i = 0; i < entries.size(); i++) {
+                    Dirent d = group.get(i);
+                    if (!out.add(d.name(), entries.get(i), d.offset())) {
+                        // This entry and the rest took references the kernel will never return.
+                        for (int j = i; j < entries.size(); j++) {
+                            forget(entries.get(j).nodeid(), 1);
+                        }
+                        h.keep(cookie, batch.subList(from + i, batch.size()));
+                        return;
+                    }
+                    cookie = d.offset();
+                }
+                from = to;
+            }
+            batch = null;
+        }
+    }
+
+    /**
+     * Entries for a group of names, looked up concurrently, each holding one reference. A name that
+     * vanished in between, and "." and "..", get a nodeid-0 entry: listed, no reference. The
+     * lookups are not flushed on interrupt (each is short and holds a reference once done): the
+     * group finishes, then an interrupted request gives its references back and fails.
+     */
+    private List<EntryOut> resolve(FuseRequest r, Node dir, List<Dirent> group) throws FuseException {
+        List<CompletableFuture<EntryOut>> pending = new ArrayList<>(group.size());
+        for (Dirent d : group) {
+            if (d.name().equals(".") || d.name().equals("..")) {
+                pending.add(CompletableFuture.completedFuture(null));
+                continue;
+            }
+            Node known = nodes.refSamePath(dir.nodeid, d.name(), d.qid().path());
+            pending.add(known != null ? refreshAsync(known) : walkAsync(dir, d.name()));
+        }
+        List<EntryOut> entries = new ArrayList<>(group.size());
+        FuseException failure = null;
+        for (int i = 0; i < group.size(); i++) {
+            EntryOut e = null;
+            try {
+                e = rpc.await(null, pending.get(i));
+            } catch (FuseException x) {
+                failure = failure == null ? x : failure;
+            }
+            if (e == null) {
+                Dirent d = group.get(i);
+                e = new EntryOut(0, 0, 0, 0, emptyAttr(d.qid().path(), dtypeToMode(d.type())));
+            }
+            entries.add(e);
+        }
+        if (failure == null && r.interrupted()) {
+            failure = new FuseException(Errno.EINTR);
+        }
+        if (failure != null) {
+            for (EntryOut e : entries) {
+                forget(e.nodeid(), 1);
+            }
+            throw failure;
+        }
+        return entries;
+    }
+
+    private List<Dirent> fetch(FuseRequest r, OpenHandle h, long cookie) throws FuseException {
+        int count = Math.min(READDIR_BYTES, client.msize() - RREADDIR_HEADER);
+        return rpc.call(r, new Message.Treaddir(h.fid, cookie, count), Message.Rreaddir.class).entries();
+    }
+
+    @Override
+    public void releasedir(FuseRequest r, long nodeid, long fh) {
+        OpenHandle h = handles.remove(fh);
+        if (h != null) {
+            close(h);
+        }
+    }
+
+    @Override
+    public void fsyncdir(FuseRequest r, long nodeid, long fh, boolean datasync) throws FuseException {
+        OpenHandle h = handle(fh);
+        rpc.call(r, new Message.Tfsync(h.fid, datasync ? 1 : 0), Message.Rfsync.class);
+    }
+
+    // ------------------------------------------------------------------ the rest
+
+    @Override
+    public StatfsOut statfs(FuseRequest r, long nodeid) throws FuseException {
+        Node node = nodes.get(nodeid);
+        Message.Rstatfs s = fresh(r, () -> rpc.call(r, new Message.Tstatfs(node.fid), Message.Rstatfs.class), node);
+        return new StatfsOut(s.blocks(), s.bfree(), s.bavail(), s.files(), s.ffree(), s.bsize(), s.namelen(),
+                s.bsize());
+    }
+
+    /**
+     * 9P2000.L has no access check of its own: decide from fresh mode bits and the caller's ids, as
+     * the kernel would (the server still enforces its own rules on the operation itself).
+     */
+    @Override
+    public void access(FuseRequest r, long nodeid, int mask) throws FuseException {
+        Node node = nodes.get(nodeid);
+        Rgetattr a = fresh(r, () -> rpc.call(r, new Message.Tgetattr(node.fid, Rgetattr.BASIC), Rgetattr.class),
+                node);
+        if (mask == 0) {
+            return;
+        }
+        int mode = a.mode();
+        boolean dir = (mode & S_IFMT) == S_IFDIR;
+        if (r.uid() == 0) {
+            if ((mask & X_OK) != 0 && !dir && (mode & 0111) == 0) {
+                throw new FuseException(Errno.EACCES);
+            }
+            return;
+        }
+        int granted;
+        if (r.uid() == a.uid()) {
+            granted = (mode >> 6) & 7;
+        } else if (r.gid() == a.gid()) {
+            granted = (mode >> 3) & 7;
+        } else {
+            granted = mode & 7;
+        }
+        if ((mask & (R_OK | W_OK | X_OK) & ~granted) != 0) {
+            throw new FuseException(Errno.EACCES);
+        }
+    }
+
+    @Override
+    public byte[] getxattr(FuseRequest r, long nodeid, String name) throws FuseException {
+        Node node = nodes.get(nodeid);
+        return fresh(r, () -> readXattr(r, node, name), node);
+    }
+
+    @Override
+    public List<String> listxattr(FuseRequest r, long nodeid) throws FuseException {
+        Node node = nodes.get(nodeid);
+        byte[] raw = fresh(r, () -> readXattr(r, node, ""), node);
+        List<String> names = new ArrayList<>();
+        int start = 0;
+        for (int i = 0; i < raw.length; i++) {
+            if (raw[i] == 0) {
+                if (i > start) {
+                    names.add(new String(raw, start, i - start, StandardCharsets.UTF_8));
+                }
+                start = i + 1;
+            }
+        }
+        return names;
+    }
+
+    /** Txattrwalk gives a fid whose reads return the value (or the name list, for ""). */
+    private byte[] readXattr(FuseRequest r, Node node, String name) throws FuseException {
+        int fid = client.allocFid();
+        Message.Rxattrwalk x;
+        try {
+            x = rpc.call(r, new Message.Txattrwalk(node.fid, fid, name), Message.Rxattrwalk.class);
+        } catch (FuseException e) {
+            rpc.abandon(fid, e);
+            throw e;
+        }
+        try {
+            if (x.size() > Integer.MAX_VALUE - 8) {
+                throw new FuseException(Errno.EIO, "xattr too large");
+            }
+            byte[] value = new byte[(int) x.size()];
+            int chunk = client.msize() - Message.IOHDRSZ;
+            int off = 0;
+            while (off < value.length) {
+                Rread rr = rpc.call(r, new Message.Tread(fid, off, Math.min(chunk, value.length - off)), Rread.class);
+                try {
+                    int n = Math.min(rr.data().readableBytes(), value.length - off);
+                    if (n == 0) {
+                        break;
+                    }
+                    rr.data().getBytes(rr.data().readerIndex(), value, off, n);
+                    off += n;
+                } finally {
+                    rr.release();
+                }
+            }
+            return off == value.length ? value : java.util.Arrays.copyOf(value, off);
+        } finally {
+            rpc.clunk(fid);
+        }
+    }
+
+    @Override
+    public void setxattr(FuseRequest r, long nodeid, String name, byte[] value, int flags) throws FuseException {
+        Node node = nodes.get(nodeid);
+        fresh(r, () -> writeXattr(r, node, name, value, flags), node);
+    }
+
+    @Override
+    public void removexattr(FuseRequest r, long nodeid, String name) throws FuseException {
+        // 9P2000.L removes an attribute by creating it empty with XATTR_REPLACE (as Linux v9fs does).
+        Node node = nodes.get(nodeid);
+        fresh(r, () -> writeXattr(r, node, name, new byte[0], XATTR_REPLACE), node);
+    }
+
+    /** Txattrcreate turns a fid into the value's sink; the value is set when that fid is clunked. */
+    private Void writeXattr(FuseRequest r, Node node, String name, byte[] value, int flags) throws FuseException {
+        int fid = cloneFid(r, node.fid);
+        boolean clunked = false;
+        try {
+            rpc.call(r, new Message.Txattrcreate(fid, name, value.length, flags), Message.Rxattrcreate.class);
+            int chunk = client.msize() - Message.IOHDRSZ;
+            for (int off = 0; off < value.length; ) {
+                int n = Math.min(chunk, value.length - off);
+                ByteBuf data = PooledByteBufAllocator.DEFAULT.directBuffer(n).writeBytes(value, off, n);
+                off += rpc.call(r, new Message.Twrite(fid, off, data), Rwrite.class).count();
+            }
+            clunked = true;
+            // The value is set when the fid is clunked: this clunk's answer is the operation's.
+            try {
+                rpc.await(null, rpc.send(new Message.Tclunk(fid), Message.Rclunk.class));
+            } catch (FuseException e) {
+                rpc.abandon(fid, e);
+                throw e;
+            }
+            client.freeFid(fid);
+            return null;
+        } finally {
+            if (!clunked) {
+                rpc.clunk(fid);
+            }
+        }
+    }
+
+    @Override
+    public FileLock getlk(FuseRequest r, long nodeid, long fh, long owner, FileLock lock) throws FuseException {
+        OpenHandle h = handle(fh);
+        // Asked through the owner's own lock fid, the server ignores the owner's own locks, as
+        // F_GETLK must; an owner without one holds no locks, and the handle's fid holds none.
+        LockOwners.Holder mine = locks.get(nodeid, owner);
+        int fid = mine != null ? mine.fid() : h.fid;
+        Message.Rgetlock g = rpc.call(r, new Message.Tgetlock(fid, lock.type(), lock.start(), length(lock),
+                lock.pid(), lockClient), Message.Rgetlock.class);
+        if (g.lockType() == F_UNLCK) {
+            return new FileLock(lock.start(), lock.end(), F_UNLCK, 0);
+        }
+        long end = g.length() == 0 ? OFFSET_MAX : g.start() + g.length() - 1;
+        int local = locks.otherPid(nodeid, owner);
+        int pid = local != 0 ? local : g.procId() == lock.pid() ? 0 : g.procId();
+        return new FileLock(g.start(), end, g.lockType(), pid);
+    }
+
+    @Override
+    public void setlk(FuseRequest r, long nodeid, long fh, long owner, FileLock lock, boolean sleep)
+            throws FuseException {
+        OpenHandle h = handle(fh);
+        if (lock.type() == F_UNLCK) {
+            LockOwners.Holder mine = locks.get(nodeid, owner);
+            if (mine != null) {
+                rpc.call(r, new Message.Tlock(mine.fid(), Message.Tlock.UNLCK, 0, lock.start(), length(lock),
+                        lock.pid(), lockClient), Message.Rlock.class);
+            }
+            return;
+        }
+        LockOwners.Holder mine = lockFid(r, h, owner, lock.pid());
+        if (tryLock(r, mine, lock)) {
+            return;
+        }
+        if (!sleep) {
+            throw new FuseException(Errno.EAGAIN);
+        }
+        // A waiting SETLKW holds a FUSE worker. Were every worker waiting, the unlock that would
+        // release them could never be served: refuse the wait that would take the last ones.
+        if (!lockWaiters.tryAcquire()) {
+            throw new FuseException(Errno.EDEADLK, "too many lock waiters on this mount");
+        }
+        try {
+            // Never ask the server to block (it would park a server thread, and our worker, without
+            // bound): poll with back-off instead, which an interrupt stops between attempts.
+            CountDownLatch interrupted = new CountDownLatch(1);
+            long backoff = LOCK_RETRY_MIN_MS;
+            while (true) {
+                r.onInterrupt(interrupted::countDown);
+                try {
+                    if (interrupted.await(backoff, TimeUnit.MILLISECONDS)) {
+                        throw new FuseException(Errno.EINTR);
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new FuseException(Errno.EINTR);
+                }
+                if (tryLock(r, mine, lock)) {
+                    return;
+                }
+                backoff = Math.min(LOCK_RETRY_MAX_MS, backoff * 2);
+            }
+        } finally {
+            lockWaiters.release();
+        }
+    }
+
+    /** One non-blocking Tlock through the owner's lock fid: true if granted, false if held elsewhere. */
+    private boolean tryLock(FuseRequest r, LockOwners.Holder mine, FileLock lock) throws FuseException {
+        Message.Rlock l = rpc.call(r, new Message.Tlock(mine.fid(), lock.type(), 0, lock.start(), length(lock),
+                lock.pid(), lockClient), Message.Rlock.class);
+        switch (l.status()) {
+            case Message.Rlock.SUCCESS:
+                return true;
+            case Message.Rlock.BLOCKED:
+            case Message.Rlock.GRACE:
+                return false;
+            default:
+                throw new FuseException(Errno.ENOLCK, "the server could not lock");
+        }
+    }
+
+    /** The owner's lock fid on the handle's inode, opened on first use (see {@link LockOwners}). */
+    private LockOwners.Holder lockFid(FuseRequest r, OpenHandle h, long owner, int pid) throws FuseException {
+        LockOwners.Holder mine = locks.get(h.node.nodeid, owner);
+        if (mine != null) {
+            return mine;
+        }
+        int fid = cloneFid(r, h.node.fid);
+        try {
+            try {
+                // Write locks need a descriptor open for writing on the server.
+                rpc.call(r, new Message.Tlopen(fid, O_RDWR), Rlopen.class);
+            } catch (FuseException e) {
+                if (e.errno() == Errno.EINTR) {
+                    throw e;
+                }
+                rpc.call(r, new Message.Tlopen(fid, O_RDONLY), Rlopen.class);
+            }
+        } catch (FuseException e) {
+            rpc.clunk(fid);
+            throw e;
+        }
+        LockOwners.Holder made = new LockOwners.Holder(fid, pid);
+        LockOwners.Holder inForce = locks.putIfAbsent(h.node.nodeid, owner, made);
+        if (inForce != made) {
+            rpc.clunk(fid);
+        }
+        return inForce;
+    }
+
+    /** 9P lock length: 0 means "to end of file", as OFFSET_MAX does for the kernel. */
+    private static long length(FileLock lock) {
+        return lock.end() == OFFSET_MAX ? 0 : lock.end() - lock.start() + 1;
+    }
+
+    @Override
+    public long lseek(FuseRequest r, long nodeid, long fh, long offset, int whence) throws FuseException {
+        // 9P2000.L has no SEEK_DATA/SEEK_HOLE; ENOSYS makes the kernel use its generic answer.
+        throw new FuseException(Errno.ENOSYS);
+    }
+
+    @Override
+    public void fallocate(FuseRequest r, long nodeid, long fh, long offset, long length, int mode)
+            throws FuseException {
+        throw new FuseException(Errno.EOPNOTSUPP, "9P2000.L has no fallocate");
+    }
+
+    // ------------------------------------------------------------------ fids and handles
+
+    /** One step of a request that uses node fids; may run twice (see {@link #fresh}). */
+    private interface FidOp<T> {
+        T run() throws FuseException;
+    }
+
+    /**
+     * Runs {@code op}; if it fails with ENOENT while one of the {@code involved} nodes holds a fid
+     * walked before the last directory rename (on a path-based server that fid may name a path
+     * that no longer exists), re-walks those nodes from the root by their names and runs
+     * {@code op} once more.
+     */
+    private <T> T fresh(FuseRequest r, FidOp<T> op, Node... involved) throws FuseException {
+        try {
+            return op.run();
+        } catch (FuseException e) {
+            if (e.errno() != Errno.ENOENT) {
+                throw e;
+            }
+            boolean rewalked = false;
+            for (Node n : involved) {
+                if (nodes.suspect(n) && rewalk(r, n)) {
+                    rewalked = true;
+                }
+            }
+            if (!rewalked) {
+                throw e;
+            }
+            return op.run();
+        }
+    }
+
+    /** Walks a new fid from the root along the node's names; true if it reached the node's file. */
+    private boolean rewalk(FuseRequest r, Node node) {
+        List<String> path = nodes.pathOf(node);
+        if (path == null || path.isEmpty()) {
+            return false;
+        }
+        long epoch = nodes.epoch();
+        int fid = client.allocFid();
+        boolean walked = false;
+        Qid last = null;
+        FuseException failure = null;
+        try {
+            for (int i = 0; i < path.size(); i += Message.MAXWELEM) {
+                List<String> part = path.subList(i, Math.min(path.size(), i + Message.MAXWELEM));
+                Rwalk w = rpc.call(r, new Message.Twalk(walked ? fid : nodes.root().fid, fid, part), Rwalk.class);
+                if (w.wqids().size() != part.size()) {
+                    last = null;
+                    break;
+                }
+                walked = true;
+                last = w.wqids().get(part.size() - 1);
+            }
+        } catch (FuseException e) {
+            last = null;
+            failure = e;
+        }
+        boolean reached = last != null && last.path() == node.qidPath && nodes.swap(node, fid, epoch);
+        if (!reached) {
+            if (walked) {
+                rpc.clunk(fid);
+            } else if (failure != null) {
+                rpc.abandon(fid, failure);
+            } else {
+                client.freeFid(fid);
+            }
+        }
+        return reached;
+    }
+
+    /** A node that just took one kernel reference, with the attributes fetched for the reply. */
+    private record Looked(Node node, Rgetattr attrs) {
+    }
+
+    /** Walks one name from {@code dir}, fetches its attributes and takes one reference on its node. */
+    private EntryOut walk(FuseRequest r, Node dir, String name) throws FuseException {
+        Looked l = walkNode(r, dir, name);
+        return entry(l.node, l.attrs);
+    }
+
+    private Looked walkNode(FuseRequest r, Node dir, String name) throws FuseException {
+        long epoch = nodes.epoch();
+        int fid = walkFid(r, dir.fid, name);
+        Rgetattr a;
+        try {
+            a = rpc.call(r, new Message.Tgetattr(fid, Rgetattr.BASIC), Rgetattr.class);
+        } catch (FuseException e) {
+            rpc.clunk(fid);
+            throw e;
+        }
+        return new Looked(nodes.link(dir.nodeid, name, a.qid(), fid, epoch), a);
+    }
+
+    /**
+     * Fresh attributes for a node that already holds the reference READDIRPLUS hands out; on
+     * failure the reference is given back and the entry is listed without attributes (null).
+     */
+    private CompletableFuture<EntryOut> refreshAsync(Node node) {
+        return rpc.send(new Message.Tgetattr(node.fid, Rgetattr.BASIC), Rgetattr.class).handle((a, err) -> {
+            if (err != null || a.qid().path() != node.qidPath) {
+                forget(node.nodeid, 1);
+                return null;
+            }
+            return entry(node, a);
+        });
+    }
+
+    /** {@link #walk} without blocking, for READDIRPLUS; null if the name vanished. */
+    private CompletableFuture<EntryOut> walkAsync(Node dir, String name) {
+        long epoch = nodes.epoch();
+        int fid = client.allocFid();
+        return rpc.send(new Message.Twalk(dir.fid, fid, List.of(name)), Rwalk.class)
+                .handle((w, err) -> {
+                    if (err != null) {
+                        rpc.abandon(fid, Rpc.error(err));
+                        return CompletableFuture.<Rgetattr>completedFuture(null);
+                    }
+                    if (w.wqids().size() != 1) {
+                        client.freeFid(fid);
+                        return CompletableFuture.<Rgetattr>completedFuture(null);
+                    }
+                    return rpc.send(new Message.Tgetattr(fid, Rgetattr.BASIC), Rgetattr.class)
+                            .handle((a, e2) -> {
+                                if (e2 != null) {
+                                    rpc.clunk(fid);
+                                    return null;
+                                }
+                                return a;
+                            });
+                })
+                .thenCompose(f -> f)
+                .thenApply(a -> a == null ? null : entry(nodes.link(dir.nodeid, name, a.qid(), fid, epoch), a));
+    }
+
+    private EntryOut entry(Node node, Rgetattr a) {
+        return new EntryOut(node.nodeid, 0, policy.entryTimeoutNanos(), policy.attrTimeoutNanos(), Attrs.of(a));
+    }
+
+    /** A new fid walked from {@code from} to {@code name}; ENOENT if the name is not there. */
+    private int walkFid(FuseRequest r, int from, String name) throws FuseException {
+        int fid = client.allocFid();
+        Rwalk w;
+        try {
+            w = rpc.call(r, new Message.Twalk(from, fid, List.of(name)), Rwalk.class);
+        } catch (FuseException e) {
+            rpc.abandon(fid, e);
+            throw e;
+        }
+        if (w.wqids().size() != 1) {
+            // walk(5): a partial walk leaves newfid unassigned.
+            client.freeFid(fid);
+            throw new FuseException(Errno.ENOENT);
+        }
+        return fid;
+    }
+
+    /** A new fid for the same file as {@code from} (a walk of no names). */
+    private int cloneFid(FuseRequest r, int from) throws FuseException {
+        int fid = client.allocFid();
+        try {
+            rpc.call(r, new Message.Twalk(from, fid, List.of()), Rwalk.class);
+        } catch (FuseException e) {
+            rpc.abandon(fid, e);
+            throw e;
+        }
+        return fid;
+    }
+
+    /** Clones the node's fid, opens the clone and makes it a FUSE handle. */
+    private OpenHandle openFid(FuseRequest r, Node node, int flags) throws FuseException {
+        int fid = cloneFid(r, node.fid);
+        Rlopen o;
+        try {
+            o = rpc.call(r, new Message.Tlopen(fid, flags), Rlopen.class);
+        } catch (FuseException e) {
+            rpc.clunk(fid);
+            throw e;
+        }
+        return register(node, fid, o.iounit());
+    }
+
+    private OpenHandle register(Node node, int fid, int iounit) {
+        int max = client.msize() - Message.IOHDRSZ;
+        int chunk = iounit > 0 ? Math.min(iounit, max) : max;
+        OpenHandle h = new OpenHandle(nextFh.getAndIncrement(), node, fid, chunk);
+        handles.put(h.fh, h);
+        return h;
+    }
+
+    private OpenHandle handle(long fh) throws FuseException {
+        OpenHandle h = handles.get(fh);
+        if (h == null) {
+            throw new FuseException(Errno.EBADF, "unknown fh " + fh);
+        }
+        return h;
+    }
+
+    /** Clunks a handle's fid, so a RELEASE leaves no open file behind on the server. */
+    private void close(OpenHandle h) {
+        handles.remove(h.fh, h);
+        clunkNow(h.fid);
+    }
+
+    /** Clunks and waits (bounded) for the answer: the server has closed the file when this returns. */
+    private void clunkNow(int fid) {
+        try {
+            rpc.await(null, rpc.send(new Message.Tclunk(fid), Message.Rclunk.class));
+        } catch (FuseException e) {
+            LOG.log(System.Logger.Level.DEBUG, "clunk of fid {0} failed: {1}", fid, e.getMessage());
+            rpc.abandon(fid, e);
+            return;
+        }
+        client.freeFid(fid);
+    }
+
+    private static boolean unsupported(FuseException e) {
+        return e.errno() == Errno.ENOSYS || e.errno() == Errno.EOPNOTSUPP;
+    }
+
+    /** DT_* of a dirent to the S_IF* type bits. */
+    private static int dtypeToMode(int dtype) {
+        return (dtype & 0xF) << 12;
+    }
+
+    private static Attr emptyAttr(long ino, int mode) {
+        return new Attr(ino, 0, 0, 0, 0, 0, 0, 0, 0, mode, 0, 0, 0, 0, 0);
+    }
+}

@@ -1,0 +1,42 @@
+package io.c9fs.mount;
+
+import io.c9fs.transport.proto.Qid;
+
+/**
+ * One inode the kernel knows by a nodeid: the server file (qid) and a fid walked to it (never
+ * opened: opens clone it). Files with the same qid.path are the same inode, so hard links share
+ * one Node.
+ *
+ * <p>Threads: {@link #fid}, {@link #qid}, {@link #parent}, {@link #name} and {@link #walkedEpoch} are
+ * read without a lock
+ * by any worker; they change only under the {@link NodeTable} lock. {@link #lookups} is guarded by
+ * that lock.
+ */
+final class Node {
+    final long nodeid;
+    final long qidPath;
+    volatile Qid qid;
+    volatile int fid;
+    /** Last known place in the tree; for diagnostics and for nothing else. */
+    volatile long parent;
+    volatile String name;
+    /** {@link NodeTable#epoch()} when {@link #fid} was walked: older than the table's means maybe stale. */
+    volatile long walkedEpoch;
+    /** Kernel references: one per LOOKUP-like reply, returned by FORGET. Guarded by the table lock. */
+    long lookups;
+
+    Node(long nodeid, Qid qid, int fid, long parent, String name, long walkedEpoch) {
+        this.walkedEpoch = walkedEpoch;
+        this.nodeid = nodeid;
+        this.qidPath = qid.path();
+        this.qid = qid;
+        this.fid = fid;
+        this.parent = parent;
+        this.name = name;
+    }
+
+    @Override
+    public String toString() {
+        return "node " + nodeid + " fid " + fid + " qid " + qid + " (" + parent + "/" + name + ")";
+    }
+}

@@ -1,0 +1,48 @@
+package io.c9fs.mount;
+
+import io.c9fs.transport.proto.Dirent;
+import java.util.List;
+
+/**
+ * One FUSE file handle: an opened fid of its own (9P opens are per fid, and a handle's fid is
+ * clunked at RELEASE), the iounit the server gave for it, and for directories the batch of
+ * entries fetched but not yet taken by the kernel.
+ *
+ * <p>Threads: the immutable fields from any worker. The directory cursor is guarded by the handle's
+ * monitor (the kernel may send READDIRs on one handle from several threads); no 9P round trip is
+ * made under it.
+ */
+final class OpenHandle {
+    final long fh;
+    final Node node;
+    final int fid;
+    /** Largest payload of one Tread/Twrite on this fid. */
+    final int chunk;
+
+    private List<Dirent> batch = List.of();
+    private int batchPos;
+    /** The cookie the kernel passes to continue at batch[batchPos]. */
+    private long batchCookie = -1;
+
+    OpenHandle(long fh, Node node, int fid, int chunk) {
+        this.fh = fh;
+        this.node = node;
+        this.fid = fid;
+        this.chunk = chunk;
+    }
+
+    /** The fetched entries that follow cookie {@code offset}, or null if none are held. */
+    synchronized List<Dirent> pending(long offset) {
+        if (offset != batchCookie || batchPos >= batch.size()) {
+            return null;
+        }
+        return batch.subList(batchPos, batch.size());
+    }
+
+    /** Keeps {@code entries}, which continue after cookie {@code offset}, for the next READDIR. */
+    synchronized void keep(long offset, List<Dirent> entries) {
+        batch = entries;
+        batchPos = 0;
+        batchCookie = offset;
+    }
+}
