@@ -238,6 +238,7 @@ public final class LeaseClient implements AutoCloseable {
             expiries.incrementAndGet();
             LOG.log(System.Logger.Level.WARNING, "leases on " + client.server()
                     + " expired without renewal: dropping every cache of the mount");
+            pages.invalidateAll();
             try {
                 kernel.dropAll();
             } catch (IOException | RuntimeException e) {

@@ -259,6 +259,12 @@ public final class PageCache {
         blocks.asMap().entrySet().removeIf(e -> e.getKey().path() == path && e.getValue().length() < blockSize);
     }
 
+    /** Drops every cached block of every file; loads in flight will not be cached. */
+    public void invalidateAll() {
+        generations.values().forEach(AtomicLong::incrementAndGet);
+        blocks.invalidateAll();
+    }
+
     /** Drops every cached block of {@code path}. */
     public void invalidateFile(long path) {
         invalidate(path, 0, 0);

@@ -1,13 +1,19 @@
 package io.c9fs.mount;
 
+import io.c9fs.cache.PageCache;
+import io.c9fs.fuse.FuseException;
+import io.c9fs.fuse.FuseRequest;
+import io.c9fs.fuse.FuseSession;
+
 /**
  * Every "is the kernel's cached view still valid" decision of the filesystem, in one place, so a
  * coherence layer (leases with server callbacks that invalidate through the FUSE notifier from a
  * thread of its own) can replace the default {@link CloseToOpenPolicy} without touching the
  * request paths.
  *
- * <p>Threads: called concurrently from FUSE workers; implementations must not block on the
- * network or call the FUSE notifier from these methods (a worker must never notify).
+ * <p>Threads: called concurrently from FUSE workers; implementations must not call the FUSE
+ * notifier from these methods (a worker must never notify), and only {@link #writerOpened} and
+ * {@link #writerReleased} may wait on the network.
  */
 public interface CachePolicy {
     /** How long the kernel may trust a name-to-inode binding. */
@@ -28,4 +34,32 @@ public interface CachePolicy {
 
     /** The kernel forgot the inode: its pages are gone with it. */
     void forget(long nodeid);
+
+    /**
+     * The mount is up: a policy kept by server callbacks starts the threads that carry them out
+     * (they, not workers, send the FUSE notifications).
+     */
+    default void start(NodeTable nodes, FuseSession session) {
+    }
+
+    /** The mount is going away. */
+    default void stop() {
+    }
+
+    /**
+     * A handle that can write was opened: from now until {@link #writerReleased}, processes may
+     * dirty its pages through a shared mapping without the daemon seeing a request
+     * (FINDINGS.md: no notice of mmap or page_mkwrite). May call the server.
+     */
+    default void writerOpened(FuseRequest r, OpenHandle h) throws FuseException {
+    }
+
+    /** That handle was released (RELEASE: the last mapping is gone too). May call the server. */
+    default void writerReleased(OpenHandle h) {
+    }
+
+    /** The page cache READs go through, or null to read from the server every time. */
+    default PageCache pages() {
+        return null;
+    }
 }

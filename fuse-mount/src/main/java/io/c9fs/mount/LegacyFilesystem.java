@@ -89,7 +89,7 @@ public final class LegacyFilesystem implements FuseFilesystem {
      */
     public LegacyFilesystem(NinepClient client, int rootFid, Qid rootQid, CachePolicy policy, int ownerUid,
                             int ownerGid, Duration requestTimeout) {
-        if (client.dialect() == Dialect.P9P2000_L) {
+        if (client.dialect().isLinux()) {
             throw new IllegalArgumentException("9P2000.L connections belong to NinepFilesystem");
         }
         this.client = client;

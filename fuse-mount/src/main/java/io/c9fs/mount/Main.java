@@ -10,7 +10,6 @@ import io.c9fs.transport.client.ClientConfig;
 import io.c9fs.transport.client.NinepAddress;
 import io.c9fs.transport.client.NinepClient;
 import io.c9fs.transport.client.NinepException;
-import io.c9fs.transport.proto.Dialect;
 import io.c9fs.transport.proto.Qid;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -51,6 +50,12 @@ public final class Main {
     /** How long the detaching parent waits for its child to mount. */
     private static final Duration DETACH_WAIT = Duration.ofSeconds(60);
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    /** Entry and attribute timeout while the server honours our leases: it recalls what changes. */
+    private static final Duration LEASED_TIMEOUT = Duration.ofSeconds(60);
+    /** How long a store through a shared mapping may stay in this machine's page cache (clause 3c). */
+    private static final Duration FLUSH_INTERVAL = Duration.ofMillis(500);
+    /** Bound of the mount's own page cache. */
+    private static final long CACHE_BYTES = 256L << 20;
 
     private Main() {
     }
@@ -121,9 +126,12 @@ public final class Main {
                 throw new MountFailure("attach denied by " + address + " (uname " + args.uname() + ", aname '"
                         + args.aname() + "'): " + e.getMessage());
             }
-            CachePolicy policy = new CloseToOpenPolicy(args.attrTimeout().toNanos(), args.attrTimeout().toNanos(),
-                    args.attrTimeout().toNanos());
-            FuseFilesystem fs = client.dialect() == Dialect.P9P2000_L
+            CloseToOpenPolicy closeToOpen = new CloseToOpenPolicy(args.attrTimeout().toNanos(),
+                    args.attrTimeout().toNanos(), args.attrTimeout().toNanos());
+            CachePolicy policy = client.dialect().hasLeases()
+                    ? new LeasePolicy(client, closeToOpen, LEASED_TIMEOUT.toNanos(), FLUSH_INTERVAL, CACHE_BYTES)
+                    : closeToOpen;
+            FuseFilesystem fs = client.dialect().isLinux()
                     ? new NinepFilesystem(client, rootFid, root, policy, args.timeout(), args.workers() - 2)
                     : new LegacyFilesystem(client, rootFid, root, policy, uid(), gid(), args.timeout());
             MountOptions options = new MountOptions(args.address().replace(',', '_'), "c9fs", args.readOnly(),

@@ -48,7 +48,9 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
             "  default_permissions  let the kernel check permissions from the mode bits",
             "  nonempty           allow mounting over a directory that has entries",
             "  msize=N            largest 9P message (default 1048600: 1 MiB of data)",
-            "  version=V          9P version to offer: 9P2000.L (default), 9P2000.u, 9P2000",
+            "  version=V          9P version to offer: 9P2000.L.c9 (default: 9P2000.L with leases,",
+            "                     falling back to 9P2000.L), 9P2000.L, 9P2000.u, 9P2000",
+            "  noleases           do not ask for leases: close-to-open consistency only",
             "  uname=U            user to attach as (default: the current user)",
             "  aname=A            file tree to attach (default: empty; diod wants the export path)",
             "  actimeo=S          entry and attribute cache timeout in seconds (default 1)",
@@ -125,7 +127,8 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
         boolean ro = false;
         boolean allowOther = false;
         int msize = (1 << 20) + io.c9fs.transport.proto.Message.IOHDRSZ;
-        String version = "9P2000.L";
+        // The lease extension, falling back to plain 9P2000.L where the server lacks it.
+        String version = "9P2000.L.c9";
         String uname = System.getProperty("user.name", "root");
         String aname = "";
         Duration actimeo = Duration.ofSeconds(1);
@@ -160,6 +163,9 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
                         break;
                     case "version":
                         version = text(key, value);
+                        break;
+                    case "noleases":
+                        version = "9P2000.L";
                         break;
                     case "uname":
                         uname = text(key, value);

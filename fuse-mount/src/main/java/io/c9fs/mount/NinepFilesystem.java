@@ -1,5 +1,7 @@
 package io.c9fs.mount;
 
+import io.c9fs.cache.BlockLoader;
+import io.c9fs.cache.PageCache;
 import io.c9fs.fuse.Attr;
 import io.c9fs.fuse.AttrOut;
 import io.c9fs.fuse.CreateOut;
@@ -10,12 +12,12 @@ import io.c9fs.fuse.FileLock;
 import io.c9fs.fuse.FuseException;
 import io.c9fs.fuse.FuseFilesystem;
 import io.c9fs.fuse.FuseRequest;
+import io.c9fs.fuse.FuseSession;
 import io.c9fs.fuse.OpenOut;
 import io.c9fs.fuse.SetattrIn;
 import io.c9fs.fuse.StatfsOut;
 import io.c9fs.transport.Errno;
 import io.c9fs.transport.client.NinepClient;
-import io.c9fs.transport.proto.Dialect;
 import io.c9fs.transport.proto.Dirent;
 import io.c9fs.transport.proto.Message;
 import io.c9fs.transport.proto.Message.Rgetattr;
@@ -30,13 +32,16 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -109,6 +114,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     private final Rpc rpc;
     private final NodeTable nodes;
     private final CachePolicy policy;
+    private final Duration requestTimeout;
     private final ConcurrentMap<Long, OpenHandle> handles = new ConcurrentHashMap<>();
     private final LockOwners locks = new LockOwners();
     private final AtomicLong nextFh = new AtomicLong(1);
@@ -131,11 +137,12 @@ public final class NinepFilesystem implements FuseFilesystem {
      */
     public NinepFilesystem(NinepClient client, int rootFid, Qid rootQid, CachePolicy policy,
                            Duration requestTimeout, int lockWaiters) {
-        if (client.dialect() != Dialect.P9P2000_L) {
+        if (!client.dialect().isLinux()) {
             throw new IllegalArgumentException("needs a 9P2000.L connection, not " + client.dialect());
         }
         this.client = client;
         this.rpc = new Rpc(client, requestTimeout);
+        this.requestTimeout = requestTimeout;
         this.reaper = new FidReaper(rpc, requestTimeout);
         this.nodes = new NodeTable(rootQid, rootFid, rpc::clunk, reaper::retire);
         this.policy = policy;
@@ -154,7 +161,13 @@ public final class NinepFilesystem implements FuseFilesystem {
     }
 
     @Override
+    public void init(FuseSession session) {
+        policy.start(nodes, session);
+    }
+
+    @Override
     public void destroy() {
+        policy.stop();
         reaper.close();
         for (LockOwners.Holder l : locks.clear()) {
             rpc.clunk(l.fid());
@@ -240,6 +253,10 @@ public final class NinepFilesystem implements FuseFilesystem {
             }
             return rpc.call(r, new Message.Tgetattr(fid, Rgetattr.BASIC), Rgetattr.class);
         }, node);
+        PageCache pages = policy.pages();
+        if (pages != null && in.has(SetattrIn.FATTR_SIZE)) {
+            pages.invalidate(node.qidPath, in.size(), 0);
+        }
         return new AttrOut(policy.attrTimeoutNanos(), Attrs.of(a));
     }
 
@@ -402,8 +419,30 @@ public final class NinepFilesystem implements FuseFilesystem {
             close(h);
             throw e;
         }
+        if (writable(flags)) {
+            takeWriteLease(r, h);
+        }
         boolean keep = policy.keepCacheOnOpen(nodeid, FileStamp.of(a));
+        PageCache pages = policy.pages();
+        if (!keep && pages != null) {
+            pages.invalidateFile(node.qidPath);
+        }
         return new OpenOut(h.fh, keep ? OpenOut.FOPEN_KEEP_CACHE : 0);
+    }
+
+    private static boolean writable(int flags) {
+        return (flags & O_ACCMODE) != O_RDONLY;
+    }
+
+    /** Takes the write lease for a handle that can write, or closes the handle and fails the open. */
+    private void takeWriteLease(FuseRequest r, OpenHandle h) throws FuseException {
+        try {
+            policy.writerOpened(r, h);
+        } catch (FuseException e) {
+            close(h);
+            throw e;
+        }
+        h.writer = true;
     }
 
     @Override
@@ -424,6 +463,9 @@ public final class NinepFilesystem implements FuseFilesystem {
             throw e;
         }
         OpenHandle h = register(looked.node, fid, c.iounit());
+        if (writable(flags)) {
+            takeWriteLease(r, h);
+        }
         policy.keepCacheOnOpen(looked.node.nodeid, FileStamp.of(looked.attrs));
         return new CreateOut(entry(looked.node, looked.attrs), new OpenOut(h.fh, 0));
     }
@@ -432,14 +474,62 @@ public final class NinepFilesystem implements FuseFilesystem {
     public int read(FuseRequest r, long nodeid, long fh, long offset, int size, ByteBuffer dst)
             throws FuseException {
         OpenHandle h = handle(fh);
-        return DataPath.read(rpc, r, h.fid, h.chunk, offset, size, dst);
+        PageCache pages = policy.pages();
+        if (pages == null) {
+            return DataPath.read(rpc, r, h.fid, h.chunk, offset, size, dst);
+        }
+        BlockLoader loader = (path, at, length) -> {
+            ByteBuffer buf = ByteBuffer.allocate(length);
+            try {
+                int n = DataPath.read(rpc, r, h.fid, h.chunk, at, length, buf);
+                return CompletableFuture.completedFuture(Arrays.copyOf(buf.array(), n));
+            } catch (FuseException e) {
+                return CompletableFuture.failedFuture(e);
+            }
+        };
+        try {
+            return pages.read(h.node.qidPath, offset, dst, loader).get(requestTimeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof FuseException) {
+                throw (FuseException) e.getCause();
+            }
+            throw new FuseException(Errno.EIO, "read of " + h.node + ": " + e.getCause());
+        } catch (TimeoutException e) {
+            throw new FuseException(Errno.EIO, "read of " + h.node + " timed out");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new FuseException(Errno.EINTR, "interrupted");
+        }
     }
 
+    /**
+     * Writes pass through to the server. A laundering WRITE (FUSE_WRITE_CACHE: the kernel writing
+     * back a dirty page, at msync, munmap, syncfs or inside a recall's notification) is never
+     * failed: the kernel would drop the page anyway and the store would be lost without a trace
+     * (FINDINGS.md Q2). Its failure is kept and reported by the next FSYNC or FLUSH of the file.
+     */
     @Override
     public int write(FuseRequest r, long nodeid, long fh, long offset, ByteBuffer src, int writeFlags)
             throws FuseException {
         OpenHandle h = handle(fh);
-        return DataPath.write(rpc, r, h.fid, h.chunk, offset, src);
+        int size = src.remaining();
+        int n;
+        try {
+            n = DataPath.write(rpc, r, h.fid, h.chunk, offset, src);
+        } catch (FuseException e) {
+            if ((writeFlags & FUSE_WRITE_CACHE) == 0) {
+                throw e;
+            }
+            LOG.log(System.Logger.Level.WARNING, "writing back " + size + " bytes of " + h.node + " at " + offset
+                    + " failed: " + e.getMessage() + "; reported at the next fsync or close");
+            h.node.lostWrite = e.errno();
+            n = size;
+        }
+        PageCache pages = policy.pages();
+        if (pages != null) {
+            pages.invalidate(h.node.qidPath, offset, size);
+        }
+        return n;
     }
 
     /**
@@ -448,10 +538,20 @@ public final class NinepFilesystem implements FuseFilesystem {
      * leaves that to FLUSH when the filesystem handles locks.
      */
     @Override
-    public void flush(FuseRequest r, long nodeid, long fh, long lockOwner) {
+    public void flush(FuseRequest r, long nodeid, long fh, long lockOwner) throws FuseException {
         LockOwners.Holder mine = locks.remove(nodeid, lockOwner);
         if (mine != null) {
             clunkNow(mine.fid());
+        }
+        reportLostWrite(nodes.get(nodeid));
+    }
+
+    /** A written-back page that the server refused: tell the application, once. */
+    private static void reportLostWrite(Node node) throws FuseException {
+        int errno = node.lostWrite;
+        if (errno != 0) {
+            node.lostWrite = 0;
+            throw new FuseException(errno, "a page written back from a mapping of " + node + " was refused");
         }
     }
 
@@ -459,6 +559,9 @@ public final class NinepFilesystem implements FuseFilesystem {
     public void release(FuseRequest r, long nodeid, long fh, int flags, long lockOwner) {
         OpenHandle h = handles.remove(fh);
         if (h != null) {
+            if (h.writer) {
+                policy.writerReleased(h);
+            }
             close(h);
         }
     }
@@ -467,6 +570,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     public void fsync(FuseRequest r, long nodeid, long fh, boolean datasync) throws FuseException {
         OpenHandle h = handle(fh);
         rpc.call(r, new Message.Tfsync(h.fid, datasync ? 1 : 0), Message.Rfsync.class);
+        reportLostWrite(h.node);
     }
 
     // ------------------------------------------------------------------ directories
@@ -591,6 +695,9 @@ public final class NinepFilesystem implements FuseFilesystem {
     public void releasedir(FuseRequest r, long nodeid, long fh) {
         OpenHandle h = handles.remove(fh);
         if (h != null) {
+            if (h.writer) {
+                policy.writerReleased(h);
+            }
             close(h);
         }
     }
@@ -599,6 +706,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     public void fsyncdir(FuseRequest r, long nodeid, long fh, boolean datasync) throws FuseException {
         OpenHandle h = handle(fh);
         rpc.call(r, new Message.Tfsync(h.fid, datasync ? 1 : 0), Message.Rfsync.class);
+        reportLostWrite(h.node);
     }
 
     // ------------------------------------------------------------------ the rest

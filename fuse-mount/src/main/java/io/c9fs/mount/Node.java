@@ -22,6 +22,8 @@ final class Node {
     volatile String name;
     /** {@link NodeTable#epoch()} when {@link #fid} was walked: older than the table's means maybe stale. */
     volatile long walkedEpoch;
+    /** errno of a written-back page the server refused, until an FSYNC or FLUSH reports it; 0 if none. */
+    volatile int lostWrite;
     /** Kernel references: one per LOOKUP-like reply, returned by FORGET. Guarded by the table lock. */
     long lookups;
 

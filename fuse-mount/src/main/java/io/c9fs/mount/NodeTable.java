@@ -225,6 +225,13 @@ final class NodeTable {
         }
     }
 
+    /** Every node the kernel holds now, root included (a copy: the table may change meanwhile). */
+    List<Node> snapshot() {
+        synchronized (this) {
+            return new ArrayList<>(byNodeid.values());
+        }
+    }
+
     /** The names from the root to {@code node} as last looked up, or null if the chain is broken. */
     List<String> pathOf(Node node) {
         List<String> names = new ArrayList<>();

@@ -18,6 +18,8 @@ final class OpenHandle {
     final int fid;
     /** Largest payload of one Tread/Twrite on this fid. */
     final int chunk;
+    /** Opened for writing: holds the file's write lease until RELEASE. Set before the open returns. */
+    volatile boolean writer;
 
     private List<Dirent> batch = List.of();
     private int batchPos;

@@ -23,8 +23,9 @@ class MountArgsTest {
         assertEquals(Duration.ofSeconds(7), a.timeout());
         assertEquals("glenda", a.uname());
         assertEquals("/exp", a.aname());
-        assertEquals("9P2000.L", a.version());
+        assertEquals("9P2000.L.c9", a.version(), "leases asked for by default");
         assertEquals(List.of(), a.fuseOptions());
+        assertEquals("9P2000.L", MountArgs.parse(new String[] {"h:1", "m", "-o", "noleases"}).version());
         MountArgs b = MountArgs.parse(new String[] {"h:1", "m", "-o", "default_permissions,nonempty,version=9P2000.u"});
         assertEquals(List.of("default_permissions", "nonempty"), b.fuseOptions());
         assertEquals("9P2000.u", b.version());

@@ -1,0 +1,136 @@
+package io.c9fs.mount;
+
+import io.c9fs.cache.LeaseClient;
+import io.c9fs.cache.PageCache;
+import io.c9fs.fuse.FuseException;
+import io.c9fs.fuse.FuseRequest;
+import io.c9fs.fuse.FuseSession;
+import io.c9fs.transport.client.NinepClient;
+import io.c9fs.transport.client.NinepException;
+import io.c9fs.transport.proto.Message;
+import java.time.Duration;
+
+/**
+ * Coherence by leases and recalls (docs/coherence.md) on a 9P2000.L.c9 connection. While the
+ * server honours this mount's leases, the kernel may keep pages across opens and trust names and
+ * attributes for {@code leasedNanos}: the server recalls them, through the {@link LeaseClient}'s
+ * threads, before anyone else's change to them is answered. A handle that can write holds the
+ * file's write lease from OPEN to RELEASE. When the lease term runs out unrenewed, every cache
+ * is dropped and the mount falls back to {@code fallback} (close-to-open) until it renews.
+ *
+ * <p>Threads: workers call the {@link CachePolicy} methods; {@link #writerOpened} and
+ * {@link #writerReleased} wait for the server (a write lease may wait for other clients' recalls,
+ * bounded by the lease term). The lease client's threads carry out recalls.
+ */
+final class LeasePolicy implements CachePolicy {
+    private static final System.Logger LOG = System.getLogger(LeasePolicy.class.getName());
+
+    private final NinepClient client;
+    private final CloseToOpenPolicy fallback;
+    private final long leasedNanos;
+    private final Duration flushInterval;
+    private final PageCache pages;
+    private volatile LeaseClient leases;
+
+    /**
+     * @param leasedNanos   entry and attribute timeout while leases are honoured
+     * @param flushInterval how long a store through a shared mapping may stay local (clause 3c)
+     * @param cacheBytes    bound of the mount's page cache
+     */
+    LeasePolicy(NinepClient client, CloseToOpenPolicy fallback, long leasedNanos, Duration flushInterval,
+                long cacheBytes) {
+        this.client = client;
+        this.fallback = fallback;
+        this.leasedNanos = leasedNanos;
+        this.flushInterval = flushInterval;
+        // 64 KiB blocks: a recall drops little more than it names, and a 256 MiB cache is 4096
+        // entries, so dropping a whole file scans little. Readahead of 1 MiB: one kernel READ of
+        // 128 KiB becomes one 1 MiB round of Treads.
+        this.pages = new PageCache(cacheBytes, 64 * 1024, 1 << 20);
+    }
+
+    private boolean trusted() {
+        LeaseClient l = leases;
+        return l != null && l.trusted();
+    }
+
+    @Override
+    public long entryTimeoutNanos() {
+        return trusted() ? leasedNanos : fallback.entryTimeoutNanos();
+    }
+
+    @Override
+    public long negativeTimeoutNanos() {
+        return trusted() ? leasedNanos : fallback.negativeTimeoutNanos();
+    }
+
+    @Override
+    public long attrTimeoutNanos() {
+        return trusted() ? leasedNanos : fallback.attrTimeoutNanos();
+    }
+
+    @Override
+    public boolean keepCacheOnOpen(long nodeid, FileStamp current) {
+        boolean unchanged = fallback.keepCacheOnOpen(nodeid, current);
+        return trusted() || unchanged;
+    }
+
+    @Override
+    public void forget(long nodeid) {
+        fallback.forget(nodeid);
+    }
+
+    @Override
+    public void start(NodeTable nodes, FuseSession session) {
+        LeaseClient l = new LeaseClient(client, pages, new KernelNotifications(nodes, session), flushInterval);
+        leases = l;
+        l.start();
+    }
+
+    @Override
+    public void stop() {
+        LeaseClient l = leases;
+        if (l != null) {
+            l.close();
+        }
+    }
+
+    @Override
+    public void writerOpened(FuseRequest r, OpenHandle h) throws FuseException {
+        LeaseClient l = leases;
+        if (l == null) {
+            return;
+        }
+        try {
+            l.acquire(h.fid, h.node.qidPath, Message.LEASE_WRITE);
+        } catch (NinepException e) {
+            throw new FuseException(e.errno(), "write lease on " + h.node + ": " + e.getMessage());
+        }
+    }
+
+    @Override
+    public void writerReleased(OpenHandle h) {
+        LeaseClient l = leases;
+        if (l == null) {
+            return;
+        }
+        try {
+            l.release(h.fid, h.node.qidPath);
+        } catch (NinepException e) {
+            // The fid is clunked next, and the connection's explicit lease with it at the latest
+            // when the node goes; nothing the closing process could act on.
+            LOG.log(System.Logger.Level.DEBUG, "returning the write lease of " + h.node + ": " + e.getMessage());
+        }
+    }
+
+    /** Only while the leases are honoured: nothing recalls this cache's blocks otherwise. */
+    @Override
+    public PageCache pages() {
+        return trusted() ? pages : null;
+    }
+
+    LeaseClient.Stats stats() {
+        LeaseClient l = leases;
+        return l == null ? null : l.stats();
+    }
+}
