@@ -58,6 +58,11 @@ public interface CachePolicy {
     default void writerReleased(OpenHandle h) {
     }
 
+    /** Lines for {@code c9fs stats}: how the mount keeps its caches valid, and how that goes. */
+    default String describe() {
+        return "coherence: close-to-open (no leases)\n";
+    }
+
     /** The page cache READs go through, or null to read from the server every time. */
     default PageCache pages() {
         return null;

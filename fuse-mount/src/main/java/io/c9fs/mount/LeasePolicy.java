@@ -129,8 +129,20 @@ final class LeasePolicy implements CachePolicy {
         return trusted() ? pages : null;
     }
 
-    LeaseClient.Stats stats() {
+    @Override
+    public String describe() {
         LeaseClient l = leases;
-        return l == null ? null : l.stats();
+        if (l == null) {
+            return "coherence: leases (not started)\n";
+        }
+        LeaseClient.Stats s = l.stats();
+        PageCache.Stats c = pages.stats();
+        return String.format("coherence: leases, %s, %d write-leased files%n"
+                        + "recalls:   %d carried out (p50 %.2f ms, p99 %.2f ms), %d expiries, %d flushes%n"
+                        + "cache:     %.1f MiB, hit ratio %.2f (%d hits, %d misses), %d loads (%.1f MiB), %d evictions%n",
+                s.trusted() ? "trusted" : "NOT trusted (term passed without renewal)", s.writeLeased(),
+                s.recalls(), s.recallNanosP50() / 1e6, s.recallNanosP99() / 1e6, s.expiries(), s.flushes(),
+                c.bytes() / 1048576.0, c.hitRatio(), c.hits(), c.misses(), c.loads(), c.bytesLoaded() / 1048576.0,
+                c.evictions());
     }
 }

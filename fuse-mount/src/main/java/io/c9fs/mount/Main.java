@@ -117,6 +117,8 @@ public final class Main {
         }
         NinepClient client = connect(address, args);
         FuseSession session;
+        CachePolicy policy;
+        FuseFilesystem fs;
         try {
             int rootFid = client.allocFid();
             Qid root;
@@ -128,10 +130,10 @@ public final class Main {
             }
             CloseToOpenPolicy closeToOpen = new CloseToOpenPolicy(args.attrTimeout().toNanos(),
                     args.attrTimeout().toNanos(), args.attrTimeout().toNanos());
-            CachePolicy policy = client.dialect().hasLeases()
+            policy = client.dialect().hasLeases()
                     ? new LeasePolicy(client, closeToOpen, LEASED_TIMEOUT.toNanos(), FLUSH_INTERVAL, CACHE_BYTES)
                     : closeToOpen;
-            FuseFilesystem fs = client.dialect().isLinux()
+            fs = client.dialect().isLinux()
                     ? new NinepFilesystem(client, rootFid, root, policy, args.timeout(), args.workers() - 2)
                     : new LegacyFilesystem(client, rootFid, root, policy, uid(), gid(), args.timeout());
             MountOptions options = new MountOptions(args.address().replace(',', '_'), "c9fs", args.readOnly(),
@@ -142,6 +144,7 @@ public final class Main {
             client.close();
             throw e instanceof MountFailure ? (MountFailure) e : new MountFailure(String.valueOf(e));
         }
+        StatsEndpoint stats = StatsEndpoint.open(args.mountpoint(), () -> report(args, client, fs, policy));
         AtomicBoolean stopping = new AtomicBoolean();
         // SIGINT/SIGTERM: unmount, and let the main thread finish with status 0. A shutdown hook
         // alone would end the JVM with 128+signal, and Java has no public API to catch a signal
@@ -183,9 +186,29 @@ public final class Main {
         }
         stopping.set(true);
         Runtime.getRuntime().removeShutdownHook(hook);
+        if (stats != null) {
+            stats.close();
+        }
         session.close();
         client.close();
         return 0;
+    }
+
+    /** What {@code c9fs stats} prints. */
+    private static String report(MountArgs args, NinepClient client, FuseFilesystem fs, CachePolicy policy) {
+        StringBuilder b = new StringBuilder();
+        b.append("mount:     ").append(args.mountpoint()).append('\n');
+        b.append("server:    ").append(client.server()).append(" (").append(client.dialect()).append(", msize ")
+                .append(client.msize()).append(client.isOpen() ? ")" : ", connection LOST)").append('\n');
+        b.append(policy.describe());
+        NinepClient.Stats s = client.stats();
+        b.append(String.format("9p:        %d requests, %d in flight, %.1f MiB sent, %.1f MiB received%n",
+                s.requests(), s.inFlight(), s.bytesSent() / 1048576.0, s.bytesReceived() / 1048576.0));
+        if (fs instanceof NinepFilesystem) {
+            NinepFilesystem n = (NinepFilesystem) fs;
+            b.append(String.format("fuse:      %d nodes, %d open handles%n", n.nodeCount(), n.handleCount()));
+        }
+        return b.toString();
     }
 
     private static void checkMountpoint(Path mp, boolean nonempty) throws MountFailure {

@@ -117,6 +117,27 @@ class MountCommandTest {
         assertEquals("through the daemon", Files.readString(server.export.resolve("written")));
     }
 
+    /** c9fs stats reads the daemon's counters over its socket; diod has no leases, so close-to-open. */
+    @Test
+    void statsReportsTheDaemonsCounters() throws Exception {
+        Process p = foreground();
+        assertEquals("hello from diod\n", Files.readString(mnt.resolve("hello")));
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int status = StatsCommand.run(new String[] {mnt.toString()}, new PrintStream(out, true), new PrintStream(err, true));
+        String report = out.toString(StandardCharsets.UTF_8);
+        assertEquals(0, status, err.toString(StandardCharsets.UTF_8));
+        assertTrue(report.contains("server:    " + server.address()), report);
+        assertTrue(report.contains("9P2000.L, msize"), report);
+        assertTrue(report.contains("coherence: close-to-open"), report);
+        assertTrue(report.matches("(?s).*9p: +[1-9][0-9]* requests.*"), report);
+        p.destroy();
+        assertTrue(p.waitFor(20, TimeUnit.SECONDS));
+        assertEquals(1, StatsCommand.run(new String[] {mnt.toString()}, new PrintStream(out, true),
+                new PrintStream(err, true)), "no daemon, no stats");
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("no c9fs-mount daemon answers"));
+    }
+
     @Test
     void readOnlyMountsRefuseChanges() throws Exception {
         Process p = foreground("ro", "actimeo=0");

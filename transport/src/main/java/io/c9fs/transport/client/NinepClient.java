@@ -26,6 +26,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * A 9P client connection with many requests in flight: each request takes a free tag, replies
@@ -61,6 +62,9 @@ public final class NinepClient implements AutoCloseable {
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
     /** The answer to the Tversion in flight; replaced before each Tversion of the negotiation. */
     private volatile CompletableFuture<Message.Rversion> versionReply = new CompletableFuture<>();
+    private final LongAdder requests = new LongAdder();
+    private final LongAdder bytesSent = new LongAdder();
+    private final LongAdder bytesReceived = new LongAdder();
     /** Guards the transition to failed; a leaf lock, held for no call out. */
     private final Object failLock = new Object();
     private volatile Codec codec = Codec.of(Dialect.P9P2000);
@@ -303,6 +307,8 @@ public final class NinepClient implements AutoCloseable {
             frame.release();
             return future;
         }
+        requests.increment();
+        bytesSent.add(frame.readableBytes());
         pending.set(tag, p);
         if (failure != null && pending.compareAndSet(tag, p, null)) {
             // Lost the race with channelInactive's sweep: fail here, the sweep did not see us.
@@ -393,6 +399,21 @@ public final class NinepClient implements AutoCloseable {
     /** Tags free for new requests (for tests: a flushed request's tag returns only after Rflush). */
     int freeTags() {
         return tags.available();
+    }
+
+    /** Counters of this connection, for {@code c9fs stats}. */
+    public Stats stats() {
+        int inFlight = 0;
+        for (int i = 0; i < pending.length(); i++) {
+            if (pending.get(i) != null) {
+                inFlight++;
+            }
+        }
+        return new Stats(requests.sum(), inFlight, bytesSent.sum(), bytesReceived.sum());
+    }
+
+    /** Requests sent, requests awaiting their reply now, and bytes of whole frames each way. */
+    public record Stats(long requests, int inFlight, long bytesSent, long bytesReceived) {
     }
 
     public boolean isOpen() {
@@ -567,6 +588,7 @@ public final class NinepClient implements AutoCloseable {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             ByteBuf frame = (ByteBuf) msg;
+            bytesReceived.add(frame.readableBytes());
             CompletableFuture<Message.Rversion> versionReply = NinepClient.this.versionReply;
             boolean versioning = !versionReply.isDone();
             Fcall fc;
