@@ -27,7 +27,8 @@ import io.netty.buffer.Unpooled;
  * <p>Threading: as {@link Session}: called on worker threads, one request per primary fid at once.
  */
 final class ClassicOps {
-    private static final int OREAD = 0, OWRITE = 1, ORDWR = 2, OTRUNC = 0x10, ORCLOSE = 0x40;
+    private static final int OWRITE = 1, ORDWR = 2, ORCLOSE = 0x40;
+    static final int OTRUNC = 0x10;
 
     private final Session s;
     private final boolean dotu;
@@ -51,16 +52,16 @@ final class ClassicOps {
     }
 
     /** The answer to a 9P2000/.u request, or null if it is not one. */
-    Message execute(Message t) throws ErrnoException {
+    Message execute(Message t, Changes ch) throws ErrnoException {
         if (t instanceof Tstat m) {
             Fid f = s.fileFid(m.fid());
             return new Rstat(stat(f.handle, Posix.fstat(f.handle.fd()), f.node));
         } else if (t instanceof Topen m) {
-            return open(m);
+            return open(m, ch);
         } else if (t instanceof Tcreate m) {
-            return create(m);
+            return create(m, ch);
         } else if (t instanceof Twstat m) {
-            return wstat(m);
+            return wstat(m, ch);
         }
         return null;
     }
@@ -71,17 +72,17 @@ final class ClassicOps {
         return (mode & OTRUNC) != 0 ? flags | Posix.O_TRUNC : flags;
     }
 
-    private Message open(Topen t) throws ErrnoException {
+    private Message open(Topen t, Changes ch) throws ErrnoException {
         Fid f = s.fileFid(t.fid());
         if ((t.mode() & ORCLOSE) != 0) {
             s.export.checkWritable();
         }
-        Qid qid = LinuxOps.open(s, f, flags(t.mode()));
+        Qid qid = LinuxOps.open(s, f, flags(t.mode()), ch);
         f.removeOnClunk = (t.mode() & ORCLOSE) != 0;
         return new Ropen(qid, 0);
     }
 
-    private Message create(Tcreate t) throws ErrnoException {
+    private Message create(Tcreate t, Changes ch) throws ErrnoException {
         Fid f = s.fileFid(t.fid());
         if (f.isOpen()) {
             throw new ErrnoException(Errno.EBADF, "fid already open");
@@ -97,30 +98,39 @@ final class ClassicOps {
         Qid qid;
         if ((perm & Stat.DMDIR) != 0) {
             // create(5): a directory gets perm & (~0777 | (dir.perm & 0777)).
-            Posix.mkdirat(dir.fd(), t.name(), perm & dst.mode() & 0777);
-            qid = special(f, dir, t.name(), t.mode());
+            s.changeEntry(ch, dir, t.name(), () -> {
+                Posix.mkdirat(dir.fd(), t.name(), perm & dst.mode() & 0777);
+                return null;
+            });
+            qid = special(f, dir, t.name(), t.mode(), ch);
         } else if (dotu && (perm & Stat.DMSYMLINK) != 0) {
-            Posix.symlinkat(t.extension(), dir.fd(), t.name());
-            qid = special(f, dir, t.name(), -1);
+            s.changeEntry(ch, dir, t.name(), () -> {
+                Posix.symlinkat(t.extension(), dir.fd(), t.name());
+                return null;
+            });
+            qid = special(f, dir, t.name(), -1, ch);
         } else if (dotu && (perm & (Stat.DMNAMEDPIPE | Stat.DMSOCKET)) != 0) {
             int type = (perm & Stat.DMNAMEDPIPE) != 0 ? HostStat.S_IFIFO : HostStat.S_IFSOCK;
-            Posix.mknodat(dir.fd(), t.name(), type | (perm & dst.mode() & 0666), 0);
-            qid = special(f, dir, t.name(), -1);
+            s.changeEntry(ch, dir, t.name(), () -> {
+                Posix.mknodat(dir.fd(), t.name(), type | (perm & dst.mode() & 0666), 0);
+                return null;
+            });
+            qid = special(f, dir, t.name(), -1, ch);
         } else if ((perm & (Stat.DMDEVICE | Stat.DMAUTH | Stat.DMMOUNT)) != 0) {
             throw new ErrnoException(Errno.EPERM, "cannot create that kind of file");
         } else {
             // A file gets perm & (~0666 | (dir.perm & 0666)).
             int mode = perm & (~0666 | (dst.mode() & 0666)) & 0777;
             qid = LinuxOps.create(s, f, t.name(), Posix.O_CREAT | Posix.O_EXCL | flags(t.mode()),
-                    mode, -1);
+                    mode, -1, ch);
         }
-        s.mutated(dst);
         f.removeOnClunk = (t.mode() & ORCLOSE) != 0;
         return new Rcreate(qid, 0);
     }
 
     /** Points the fid at a just-created non-regular file and opens it unless {@code mode} is -1. */
-    private Qid special(Fid f, PathHandle dir, String name, int mode) throws ErrnoException {
+    private Qid special(Fid f, PathHandle dir, String name, int mode, Changes ch)
+            throws ErrnoException {
         PathHandle h = s.export.step(dir, name);
         s.rebind(f, h);
         int uid = Session.ownerFor(f.uid);
@@ -128,7 +138,7 @@ final class ClassicOps {
             Posix.fchownat(h.fd(), "", uid, -1, Posix.AT_EMPTY_PATH | Posix.AT_SYMLINK_NOFOLLOW);
         }
         if (mode != -1) {
-            return LinuxOps.open(s, f, flags(mode));
+            return LinuxOps.open(s, f, flags(mode), ch);
         }
         return s.export.qid(Posix.fstat(h.fd()), f.node);
     }
@@ -173,7 +183,7 @@ final class ClassicOps {
                 dotu ? st.uid() : Stat.NONUNAME, dotu ? st.gid() : Stat.NONUNAME, Stat.NONUNAME);
     }
 
-    private Message wstat(Twstat t) throws ErrnoException {
+    private Message wstat(Twstat t, Changes ch) throws ErrnoException {
         Fid f = s.fileFid(t.fid());
         Stat w = t.stat();
         PathHandle h = f.handle;
@@ -200,6 +210,7 @@ final class ClassicOps {
             }
         }
         String path = Posix.procPath(h.fd());
+        f.node.changing();
         try {
             if (w.length() != -1) {
                 if (!st.isRegular()) {
@@ -222,10 +233,18 @@ final class ClassicOps {
                 Posix.fchownat(h.fd(), "", -1, gid, Posix.AT_EMPTY_PATH | Posix.AT_SYMLINK_NOFOLLOW);
             }
             if (rename) {
-                LinuxOps.renameFid(s, f, h.parent(), w.name());
+                LinuxOps.renameFid(s, f, h.parent(), w.name(), ch);
             }
         } finally {
             f.node.mutated(s.owner);
+            // f.handle, not h: a rename moved the fid to a new handle and may have closed h.
+            s.changed(f.node, f.handle.fd());
+            if (w.length() != -1) {
+                ch.data(f.node.qidPath(), 0, 0);
+            }
+            if (w.mode() != -1 || w.mtime() != -1 || w.atime() != -1 || gid != -1) {
+                ch.attr(f.node.qidPath());
+            }
         }
         return new Rwstat();
     }

@@ -12,6 +12,10 @@ import java.util.concurrent.Executor;
  * request to the queue. A re-version or a disconnect closes the queue, which clunks all the
  * session's fids (closing their descriptors and so dropping their locks).
  *
+ * <p>On a 9P2000.L.c9 connection the recall channel bypasses the queue: Tcallback, Trecalled and
+ * Tflush of a held Tcallback go to the {@link CallbackChannel} on the event loop, so that
+ * acknowledgements are never stuck behind requests waiting for them.
+ *
  * <p>Threading: every method is called on the connection's event loop (NinepHandler's contract),
  * so {@code queue} needs no lock. Replies go out from worker threads through
  * {@link ServerConnection#reply}, which is thread-safe.
@@ -20,6 +24,7 @@ final class ConnectionService implements NinepHandler {
     private final FileServer server;
     private final Executor workers;
     private RequestQueue queue;
+    private CallbackChannel callbacks;
 
     ConnectionService(FileServer server, Executor workers) {
         this.server = server;
@@ -30,15 +35,26 @@ final class ConnectionService implements NinepHandler {
     @Override
     public void request(ServerConnection conn, Fcall tcall) {
         if (queue == null) {
+            if (conn.dialect().hasLeases()) {
+                callbacks = new CallbackChannel(conn, server.leases().leases());
+            }
             Session session = new Session(server.export(), conn.dialect(), conn.msize(),
                     server.config().limits(), server.config().authToken(), server.stats(),
-                    conn.channel().alloc(), this);
+                    conn.channel().alloc(), this, server.leases(), callbacks);
             queue = new RequestQueue(session, workers, new Sink(conn),
                     server.config().limits().maxInFlight());
         }
         Message m = tcall.message();
-        if (m instanceof Message.Tflush) {
-            queue.flush(tcall.tag(), ((Message.Tflush) m).oldtag());
+        if (m instanceof Message.Tcallback) {
+            callbacks.callback(tcall.tag());
+        } else if (m instanceof Message.Trecalled t) {
+            callbacks.recalled(tcall.tag(), t.id());
+        } else if (m instanceof Message.Tflush f) {
+            if (callbacks != null && callbacks.flush(f.oldtag())) {
+                conn.reply(tcall.tag(), new Message.Rflush());
+            } else {
+                queue.flush(tcall.tag(), f.oldtag());
+            }
         } else {
             queue.submit(tcall.tag(), m);
         }
@@ -46,6 +62,10 @@ final class ConnectionService implements NinepHandler {
 
     @Override
     public void reset(ServerConnection conn) {
+        if (callbacks != null) {
+            callbacks.close();
+            callbacks = null;
+        }
         if (queue != null) {
             queue.close();
             queue = null;

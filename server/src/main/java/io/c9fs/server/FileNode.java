@@ -5,10 +5,12 @@ import java.util.Map;
 
 /**
  * The server's object for one file of the export, keyed by qid.path: which connections have it
- * open, and the one place every mutation of the file passes ({@link #mutated}). Leases will live
- * here: a write lease is granted to one opener, {@link #mutated} will recall the leases of the
- * other openers before the change becomes visible, and an inotify watcher will call it for
- * changes made by local processes.
+ * open, and the one place every mutation of the file passes ({@link #mutated}).
+ *
+ * <p>It also tells the {@link LocalChanges} watcher which inotify events the server caused
+ * itself: a mutation is bracketed by {@link #changing()} and {@link #changed(int)}, which records
+ * the qid.version the file has afterwards; an event that finds a change in progress, or the
+ * version recorded, is the server's own and recalls nothing ({@link #showsOnlyOwnChanges}).
  *
  * <p>Threading: all methods synchronize on the node; no other lock is taken while holding it
  * (lock order: connection state, then node, never the reverse).
@@ -18,6 +20,10 @@ public final class FileNode {
     private final Map<Object, Integer> openers = new HashMap<>();
     private int refs;
     private int writes;
+    private int changing;
+    private long changesBegun;
+    private int ownVersion;
+    private boolean ownVersionKnown;
 
     FileNode(long qidPath) {
         this.qidPath = qidPath;
@@ -57,5 +63,39 @@ public final class FileNode {
 
     synchronized int writes() {
         return writes;
+    }
+
+    /** The server is about to change the file. Pair with {@link #changed(int)}. */
+    synchronized void changing() {
+        changing++;
+        changesBegun++;
+    }
+
+    /** How many changes the server has begun on the file: taken before a stat, for {@link #showsOnlyOwnChanges}. */
+    synchronized long changesBegun() {
+        return changesBegun;
+    }
+
+    /** The server's change is done; the file's qid.version is now {@code version}. */
+    synchronized void changed(int version) {
+        changing--;
+        ownVersion = version;
+        ownVersionKnown = true;
+    }
+
+    /** The server's change is done but the version could not be read (the file is gone). */
+    synchronized void changeFailed() {
+        changing--;
+    }
+
+    /**
+     * True if the file, found as {@code st} after an inotify event, shows nothing but the
+     * server's own changes: one is in progress, one began since {@code begunBeforeStat} (then the
+     * stat may predate it, and compares with nothing), or its qid.version is what the last one
+     * left.
+     */
+    synchronized boolean showsOnlyOwnChanges(Export export, HostStat st, long begunBeforeStat) {
+        return changing > 0 || changesBegun != begunBeforeStat
+                || (ownVersionKnown && ownVersion == export.qid(st, this).version());
     }
 }

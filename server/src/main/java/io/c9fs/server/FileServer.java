@@ -1,8 +1,11 @@
 package io.c9fs.server;
 
+import io.c9fs.server.lease.LeaseManager;
 import io.c9fs.transport.server.NinepServer;
 import java.io.IOException;
+import java.security.SecureRandom;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -12,19 +15,47 @@ import java.util.concurrent.atomic.AtomicInteger;
  * of clients. Each connection gets a {@link ConnectionService}; file operations run on a fixed
  * pool of worker threads, never on the Netty event loops.
  *
+ * <p>Leases (docs/protocol.md): one {@link LeaseManager} for the export, its expiry on the
+ * "c9fs-lease" timer thread (a recall's own expiry, and every quarter term the holders that
+ * stopped renewing), and the {@link LocalChanges} watcher for changes made by local processes.
+ * Requests of every connection recall leased clients, whether leases are offered or not.
+ *
  * <p>Threading: {@link #start} and {@link #close} from any thread (close once). The worker pool's
  * queue is unbounded but fed by at most {@code maxInFlight} requests per connection.
  */
 public final class FileServer implements AutoCloseable {
+    /** Directories watched for local changes at most; the kernel's default limit is 8192 per user. */
+    private static final int MAX_WATCHES = 4096;
+
     private final ServerConfig config;
     private final Export export;
-    private final ServerStats stats = new ServerStats();
+    private final ServerStats stats;
     private final ThreadPoolExecutor workers;
+    private final ScheduledThreadPoolExecutor timer;
+    private final LeaseGate leases;
     private NinepServer server;
 
-    private FileServer(ServerConfig config, Export export) {
+    private FileServer(ServerConfig config, Export export) throws IOException {
         this.config = config;
         this.export = export;
+        this.timer = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "c9fs-lease");
+            t.setDaemon(true);
+            return t;
+        });
+        timer.setRemoveOnCancelPolicy(true);
+        LeaseManager manager = new LeaseManager(config.leaseTerm(), System::nanoTime, timer);
+        LocalChanges watcher;
+        try {
+            watcher = new LocalChanges(export, manager, MAX_WATCHES);
+        } catch (IOException e) {
+            timer.shutdownNow();
+            throw e;
+        }
+        this.leases = new LeaseGate(manager, watcher, new SecureRandom().nextInt());
+        this.stats = new ServerStats(manager, watcher);
+        long quarter = Math.max(1, config.leaseTerm().toMillis() / 4);
+        timer.scheduleAtFixedRate(manager::expireSilentHolders, quarter, quarter, TimeUnit.MILLISECONDS);
         AtomicInteger n = new AtomicInteger();
         this.workers = new ThreadPoolExecutor(config.workers(), config.workers(), 0,
                 TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
@@ -42,12 +73,19 @@ public final class FileServer implements AutoCloseable {
      */
     public static FileServer start(ServerConfig config) throws ErrnoException, IOException {
         Export export = Export.open(config.export(), config.readOnly());
-        FileServer fs = new FileServer(config, export);
+        FileServer fs;
+        try {
+            fs = new FileServer(config, export);
+        } catch (IOException | RuntimeException e) {
+            export.close();
+            throw e;
+        }
         try {
             fs.server = NinepServer.bind(config.listen(), config.limits().maxMsize(),
                     config.dialects(), () -> new ConnectionService(fs, fs.workers));
         } catch (IOException | RuntimeException e) {
             fs.workers.shutdownNow();
+            fs.stopLeases();
             export.close();
             throw e;
         }
@@ -64,6 +102,10 @@ public final class FileServer implements AutoCloseable {
 
     public ServerStats stats() {
         return stats;
+    }
+
+    LeaseGate leases() {
+        return leases;
     }
 
     /** The TCP port listened on. */
@@ -86,6 +128,12 @@ public final class FileServer implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        stopLeases();
         export.close();
+    }
+
+    private void stopLeases() {
+        timer.shutdownNow();
+        leases.watcher().close();
     }
 }

@@ -102,33 +102,33 @@ final class LinuxOps {
     }
 
     /** The answer to a 9P2000.L request, or null if it is not one. */
-    Message execute(Message t) throws ErrnoException {
+    Message execute(Message t, Changes ch) throws ErrnoException {
         if (t instanceof Tgetattr m) {
             return getattr(m);
         } else if (t instanceof Tlopen m) {
-            return lopen(m);
+            return lopen(m, ch);
         } else if (t instanceof Treaddir m) {
             return readdir(m);
         } else if (t instanceof Tlcreate m) {
-            return lcreate(m);
+            return lcreate(m, ch);
         } else if (t instanceof Tsetattr m) {
-            return setattr(m);
+            return setattr(m, ch);
         } else if (t instanceof Tmkdir m) {
-            return mkdir(m);
+            return mkdir(m, ch);
         } else if (t instanceof Tunlinkat m) {
-            return unlinkat(m);
+            return unlinkat(m, ch);
         } else if (t instanceof Trenameat m) {
-            return renameat(m);
+            return renameat(m, ch);
         } else if (t instanceof Trename m) {
-            return rename(m);
+            return rename(m, ch);
         } else if (t instanceof Tsymlink m) {
-            return symlink(m);
+            return symlink(m, ch);
         } else if (t instanceof Treadlink m) {
             return readlink(m);
         } else if (t instanceof Tmknod m) {
-            return mknod(m);
+            return mknod(m, ch);
         } else if (t instanceof Tlink m) {
-            return link(m);
+            return link(m, ch);
         } else if (t instanceof Tfsync m) {
             return fsync(m);
         } else if (t instanceof Tstatfs m) {
@@ -154,16 +154,16 @@ final class LinuxOps {
                 st.ctimeSec(), st.ctimeNsec(), 0, 0, 0, 0);
     }
 
-    private Message lopen(Tlopen t) throws ErrnoException {
+    private Message lopen(Tlopen t, Changes ch) throws ErrnoException {
         Fid f = s.fileFid(t.fid());
-        return new Rlopen(open(s, f, t.flags() & PASSED_FLAGS & ~Posix.O_EXCL), 0);
+        return new Rlopen(open(s, f, t.flags() & PASSED_FLAGS & ~Posix.O_EXCL, ch), 0);
     }
 
     /**
      * Opens a file fid for I/O with Linux open flags, through the handle's magic link (the file
      * the fid already names, no new lookup). Shared by 9P2000's Topen.
      */
-    static Qid open(Session s, Fid f, int flags) throws ErrnoException {
+    static Qid open(Session s, Fid f, int flags, Changes ch) throws ErrnoException {
         if (f.isOpen()) {
             throw new ErrnoException(Errno.EBADF, "fid already open");
         }
@@ -184,15 +184,29 @@ final class LinuxOps {
             // A fifo's open blocks until the other end shows up: never park a worker on it.
             flags |= Posix.O_NONBLOCK;
         }
-        int fd = Posix.reopen(f.handle.fd(), flags | Posix.O_CLOEXEC);
+        boolean trunc = (flags & Posix.O_TRUNC) != 0;
+        if (trunc) {
+            f.node.changing();
+        }
+        int fd;
+        try {
+            fd = Posix.reopen(f.handle.fd(), flags | Posix.O_CLOEXEC);
+        } catch (ErrnoException e) {
+            if (trunc) {
+                f.node.changeFailed();
+            }
+            throw e;
+        }
         f.ioFd = fd;
         f.openFlags = flags;
         f.node.opened(s.owner);
         if (st.isDir()) {
             f.dir = new DirCursor(fd, Math.min(s.msize, 1 << 16));
         }
-        if ((flags & Posix.O_TRUNC) != 0) {
+        if (trunc) {
             f.node.mutated(s.owner);
+            s.changed(f.node, fd);
+            ch.data(f.node.qidPath(), 0, 0);
             st = Posix.fstat(fd);
         }
         return s.export.qid(st, f.node);
@@ -233,14 +247,14 @@ final class LinuxOps {
         return new Dirent(qid, e.off(), e.type(), e.name());
     }
 
-    private Message lcreate(Tlcreate t) throws ErrnoException {
+    private Message lcreate(Tlcreate t, Changes ch) throws ErrnoException {
         Fid f = s.fileFid(t.fid());
         if (f.isOpen()) {
             throw new ErrnoException(Errno.EBADF, "fid already open");
         }
         s.export.checkWritable();
         int flags = (t.flags() & PASSED_FLAGS) | Posix.O_CREAT;
-        Qid qid = create(s, f, t.name(), flags, t.mode() & 07777, t.gid());
+        Qid qid = create(s, f, t.name(), flags, t.mode() & 07777, t.gid(), ch);
         return new Rlcreate(qid, 0);
     }
 
@@ -248,41 +262,64 @@ final class LinuxOps {
      * Creates and opens a regular file in the directory fid {@code f}, which then names the new
      * file, open (lcreate(5), and 9P2000 create of a file).
      */
-    static Qid create(Session s, Fid f, String name, int flags, int mode, int gid)
+    static Qid create(Session s, Fid f, String name, int flags, int mode, int gid, Changes ch)
             throws ErrnoException {
-        int fd = s.export.openBeneath(f.handle, name, flags | Posix.O_CLOEXEC, mode);
+        int fd = s.changeEntry(ch, f.handle, name,
+                () -> s.export.openBeneath(f.handle, name, flags | Posix.O_CLOEXEC, mode));
         PathHandle created;
+        // Pinned from creation until the fid holds it, so that the chown below is recorded on
+        // the node the fid will have.
+        FileNode node;
         try {
-            int pathFd = Posix.reopen(fd, Posix.O_PATH | Posix.O_CLOEXEC);
-            try {
-                chown(f, pathFd, gid);
-                HostStat st = Posix.fstat(pathFd);
-                created = new PathHandle(pathFd, f.handle.retain(), name, st);
-            } catch (ErrnoException e) {
-                Posix.close(pathFd);
-                throw e;
-            }
+            node = s.export.nodes().acquire(s.export.qidPath(Posix.fstat(fd)));
         } catch (ErrnoException e) {
             Posix.close(fd);
             throw e;
         }
-        s.mutated(f.handle.stat());
-        s.rebind(f, created);
+        try {
+            try {
+                int pathFd = Posix.reopen(fd, Posix.O_PATH | Posix.O_CLOEXEC);
+                try {
+                    chown(s, f, node, pathFd, gid);
+                    HostStat st = Posix.fstat(pathFd);
+                    created = new PathHandle(pathFd, f.handle.retain(), name, st);
+                } catch (ErrnoException e) {
+                    Posix.close(pathFd);
+                    throw e;
+                }
+            } catch (ErrnoException e) {
+                Posix.close(fd);
+                throw e;
+            }
+            s.rebind(f, created);
+        } finally {
+            s.export.nodes().release(node);
+        }
         f.ioFd = fd;
         f.openFlags = flags & ~(Posix.O_CREAT | Posix.O_EXCL | Posix.O_TRUNC);
         f.node.opened(s.owner);
         return s.export.qid(created.stat(), f.node);
     }
 
-    /** Gives a new file to the attaching user and the requested group, when we may. */
-    private static void chown(Fid f, int pathFd, int gid) throws ErrnoException {
+    /**
+     * Gives a new file to the attaching user and the requested group, when we may. The change is
+     * bracketed on the file's node, so that the inotify event it causes is known as the server's
+     * own and not recalled from the creator as a local change.
+     */
+    private static void chown(Session s, Fid f, FileNode node, int pathFd, int gid) throws ErrnoException {
         int uid = Session.ownerFor(f.uid);
-        if (uid != -1) {
+        if (uid == -1) {
+            return;
+        }
+        node.changing();
+        try {
             Posix.fchownat(pathFd, "", uid, gid, Posix.AT_EMPTY_PATH | Posix.AT_SYMLINK_NOFOLLOW);
+        } finally {
+            s.changed(node, pathFd);
         }
     }
 
-    private Message setattr(Tsetattr t) throws ErrnoException {
+    private Message setattr(Tsetattr t, Changes ch) throws ErrnoException {
         Fid f = s.fileFid(t.fid());
         s.export.checkWritable();
         PathHandle h = f.handle;
@@ -290,6 +327,7 @@ final class LinuxOps {
         int valid = t.valid();
         boolean link = st.isSymlink();
         String path = Posix.procPath(h.fd());
+        f.node.changing();
         try {
             if ((valid & Tsetattr.MODE) != 0) {
                 if (link) {
@@ -324,17 +362,28 @@ final class LinuxOps {
             }
         } finally {
             f.node.mutated(s.owner);
+            s.changed(f.node, h.fd());
+            // A size change recalls data (which voids the cached size with the pages); the rest
+            // are attributes.
+            if ((valid & Tsetattr.SIZE) != 0) {
+                ch.data(f.node.qidPath(), 0, 0);
+            }
+            if ((valid & (Tsetattr.MODE | Tsetattr.UID | Tsetattr.GID | Tsetattr.ATIME | Tsetattr.MTIME)) != 0) {
+                ch.attr(f.node.qidPath());
+            }
         }
         return new Rsetattr();
     }
 
-    private Message mkdir(Tmkdir t) throws ErrnoException {
+    private Message mkdir(Tmkdir t, Changes ch) throws ErrnoException {
         s.export.checkWritable();
         Export.checkName(t.name());
         PathHandle dir = s.borrow(t.dfid());
         try {
-            Posix.mkdirat(dir.fd(), t.name(), t.mode() & 07777);
-            s.mutated(dir.stat());
+            s.changeEntry(ch, dir, t.name(), () -> {
+                Posix.mkdirat(dir.fd(), t.name(), t.mode() & 07777);
+                return null;
+            });
             return new Rmkdir(newQid(t.dfid(), dir, t.name(), t.gid()));
         } finally {
             dir.release();
@@ -355,22 +404,24 @@ final class LinuxOps {
         }
     }
 
-    private Message unlinkat(Tunlinkat t) throws ErrnoException {
+    private Message unlinkat(Tunlinkat t, Changes ch) throws ErrnoException {
         s.export.checkWritable();
         Export.checkName(t.name());
         PathHandle dir = s.borrow(t.dirfid());
         try {
             HostStat st = Posix.fstatat(dir.fd(), t.name(), Posix.AT_SYMLINK_NOFOLLOW);
-            Posix.unlinkat(dir.fd(), t.name(), t.flags() & Posix.AT_REMOVEDIR);
-            s.mutated(st);
-            s.mutated(dir.stat());
+            s.changeEntry(ch, dir, t.name(), () -> {
+                Posix.unlinkat(dir.fd(), t.name(), t.flags() & Posix.AT_REMOVEDIR);
+                return null;
+            });
+            s.attrChanged(st, ch);
             return new Runlinkat();
         } finally {
             dir.release();
         }
     }
 
-    private Message renameat(Trenameat t) throws ErrnoException {
+    private Message renameat(Trenameat t, Changes ch) throws ErrnoException {
         s.export.checkWritable();
         Export.checkName(t.oldname());
         Export.checkName(t.newname());
@@ -379,10 +430,15 @@ final class LinuxOps {
             PathHandle to = s.borrow(t.newdirfid());
             try {
                 HostStat st = Posix.fstatat(from.fd(), t.oldname(), Posix.AT_SYMLINK_NOFOLLOW);
-                Posix.renameat(from.fd(), t.oldname(), to.fd(), t.newname());
-                s.mutated(st);
-                s.mutated(from.stat());
-                s.mutated(to.stat());
+                HostStat replaced = existing(to, t.newname());
+                s.changeEntries(ch, from, t.oldname(), to, t.newname(), () -> {
+                    Posix.renameat(from.fd(), t.oldname(), to.fd(), t.newname());
+                    return null;
+                });
+                s.attrChanged(st, ch);
+                if (replaced != null && !replaced.sameFile(st)) {
+                    s.attrChanged(replaced, ch);
+                }
                 return new Rrenameat();
             } finally {
                 to.release();
@@ -392,13 +448,22 @@ final class LinuxOps {
         }
     }
 
-    private Message rename(Trename t) throws ErrnoException {
+    /** The file {@code name} in {@code dir} names now, or null: what a rename would replace. */
+    private static HostStat existing(PathHandle dir, String name) {
+        try {
+            return Posix.fstatat(dir.fd(), name, Posix.AT_SYMLINK_NOFOLLOW);
+        } catch (ErrnoException e) {
+            return null;
+        }
+    }
+
+    private Message rename(Trename t, Changes ch) throws ErrnoException {
         s.export.checkWritable();
         Export.checkName(t.name());
         Fid f = s.fileFid(t.fid());
         PathHandle to = s.borrow(t.dfid());
         try {
-            renameFid(s, f, to, t.name());
+            renameFid(s, f, to, t.name(), ch);
             return new Rrename();
         } finally {
             to.release();
@@ -406,24 +471,32 @@ final class LinuxOps {
     }
 
     /** Moves the file fid {@code f} names to {@code name} in {@code to}; the fid follows it. */
-    static void renameFid(Session s, Fid f, PathHandle to, String name) throws ErrnoException {
+    static void renameFid(Session s, Fid f, PathHandle to, String name, Changes ch)
+            throws ErrnoException {
         PathHandle h = f.handle;
         h.checkName();
-        Posix.renameat(h.parent().fd(), h.name(), to.fd(), name);
-        s.mutated(h.parent().stat());
-        s.mutated(to.stat());
-        f.node.mutated(s.owner);
+        HostStat replaced = existing(to, name);
+        s.changeEntries(ch, h.parent(), h.name(), to, name, () -> {
+            Posix.renameat(h.parent().fd(), h.name(), to.fd(), name);
+            return null;
+        });
+        s.attrChanged(h, ch);
+        if (replaced != null && !replaced.sameFile(h.stat())) {
+            s.attrChanged(replaced, ch);
+        }
         int fd = Posix.dup(h.fd());
         s.rebind(f, new PathHandle(fd, to.retain(), name, h.stat()));
     }
 
-    private Message symlink(Tsymlink t) throws ErrnoException {
+    private Message symlink(Tsymlink t, Changes ch) throws ErrnoException {
         s.export.checkWritable();
         Export.checkName(t.name());
         PathHandle dir = s.borrow(t.fid());
         try {
-            Posix.symlinkat(t.symtgt(), dir.fd(), t.name());
-            s.mutated(dir.stat());
+            s.changeEntry(ch, dir, t.name(), () -> {
+                Posix.symlinkat(t.symtgt(), dir.fd(), t.name());
+                return null;
+            });
             return new Rsymlink(newQid(t.fid(), dir, t.name(), t.gid()));
         } finally {
             dir.release();
@@ -438,7 +511,7 @@ final class LinuxOps {
         return new Rreadlink(Posix.readlinkat(f.handle.fd(), ""));
     }
 
-    private Message mknod(Tmknod t) throws ErrnoException {
+    private Message mknod(Tmknod t, Changes ch) throws ErrnoException {
         s.export.checkWritable();
         Export.checkName(t.name());
         int type = t.mode() & HostStat.S_IFMT;
@@ -449,24 +522,28 @@ final class LinuxOps {
         }
         PathHandle dir = s.borrow(t.dfid());
         try {
-            Posix.mknodat(dir.fd(), t.name(), t.mode() & (HostStat.S_IFMT | 07777), 0);
-            s.mutated(dir.stat());
+            s.changeEntry(ch, dir, t.name(), () -> {
+                Posix.mknodat(dir.fd(), t.name(), t.mode() & (HostStat.S_IFMT | 07777), 0);
+                return null;
+            });
             return new Rmknod(newQid(t.dfid(), dir, t.name(), t.gid()));
         } finally {
             dir.release();
         }
     }
 
-    private Message link(Tlink t) throws ErrnoException {
+    private Message link(Tlink t, Changes ch) throws ErrnoException {
         s.export.checkWritable();
         Export.checkName(t.name());
         PathHandle dir = s.borrow(t.dfid());
         try {
             PathHandle target = s.borrow(t.fid());
             try {
-                link(target, dir, t.name());
-                s.mutated(target.stat());
-                s.mutated(dir.stat());
+                s.changeEntry(ch, dir, t.name(), () -> {
+                    link(target, dir, t.name());
+                    return null;
+                });
+                s.attrChanged(target, ch);
                 return new Rlink();
             } finally {
                 target.release();
@@ -603,8 +680,8 @@ final class LinuxOps {
         if (f.handle.stat().isSymlink()) {
             throw new ErrnoException(Errno.EPERM, "no xattrs on symlinks");
         }
-        Fid x = new Fid(t.fid(), Fid.Kind.XATTR_WRITE, s.borrow(t.fid()),
-                s.export.nodes().acquire(f.node.qidPath()), f.uid);
+        PathHandle h = s.borrow(t.fid());
+        Fid x = new Fid(t.fid(), Fid.Kind.XATTR_WRITE, h, s.acquireNode(h), f.uid);
         x.xattrName = t.name();
         x.xattrSize = t.attrSize();
         x.xattrFlags = t.flags() & (Posix.XATTR_CREATE | Posix.XATTR_REPLACE);

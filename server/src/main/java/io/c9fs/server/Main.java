@@ -9,6 +9,7 @@ import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.CountDownLatch;
 
@@ -17,6 +18,7 @@ import java.util.concurrent.CountDownLatch;
  *
  * <pre>
  * c9fs-serve --export DIR [--listen 127.0.0.1:5640] [--read-only] [--auth-token FILE] [--insecure]
+ *            [--no-leases] [--lease-term MS]
  * </pre>
  *
  * A non-loopback listen address needs --auth-token (clients write the token to a Tauth fid) or
@@ -25,13 +27,15 @@ import java.util.concurrent.CountDownLatch;
 public final class Main {
     static final String USAGE = String.join("\n",
             "usage: c9fs-serve --export DIR [--listen HOST:PORT] [--read-only]",
-            "                  [--auth-token FILE] [--insecure] [--help]",
+            "                  [--auth-token FILE] [--insecure] [--no-leases] [--lease-term MS] [--help]",
             "  --export DIR       directory to serve (required)",
             "  --listen HOST:PORT address to listen on (default 127.0.0.1:5640; also unix:/path)",
             "  --read-only        refuse every change with EROFS",
             "  --auth-token FILE  clients must write this file's content to a Tauth fid",
             "  --insecure         allow a non-loopback address without --auth-token",
-            "Speaks 9P2000.L, 9P2000.u and 9P2000; stops cleanly on SIGINT/SIGTERM.");
+            "  --no-leases        do not offer 9P2000.L.c9 (leases and recalls)",
+            "  --lease-term MS    lease term in milliseconds (default 10000)",
+            "Speaks 9P2000.L.c9, 9P2000.L, 9P2000.u and 9P2000; stops cleanly on SIGINT/SIGTERM.");
 
     /** A command-line mistake: reported as one line with exit status 2. */
     static final class UsageException extends Exception {
@@ -81,6 +85,7 @@ public final class Main {
         Runtime.getRuntime().addShutdownHook(hook);
         out.println("c9fs-serve: exporting " + server.export().dir() + " on " + server.address()
                 + (config.readOnly() ? " read-only" : "")
+                + (config.leases() ? ", leases with a " + config.leaseTerm().toMillis() + " ms term" : ", no leases")
                 + (config.authToken() != null ? " with token authentication" : ""));
         out.flush();
         try {
@@ -97,6 +102,8 @@ public final class Main {
         boolean readOnly = false;
         boolean insecure = false;
         Path tokenFile = null;
+        boolean leases = true;
+        long termMs = ServerConfig.DEFAULT_LEASE_TERM.toMillis();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--export":
@@ -113,6 +120,12 @@ public final class Main {
                     break;
                 case "--auth-token":
                     tokenFile = Path.of(value(args, ++i, "--auth-token"));
+                    break;
+                case "--no-leases":
+                    leases = false;
+                    break;
+                case "--lease-term":
+                    termMs = milliseconds(value(args, ++i, "--lease-term"));
                     break;
                 default:
                     throw new UsageException("unknown argument " + args[i]);
@@ -136,7 +149,21 @@ public final class Main {
             throw new UsageException("refusing to listen on " + listen
                     + " without --auth-token FILE or --insecure");
         }
-        return ServerConfig.of(export, address).withReadOnly(readOnly).withAuthToken(token);
+        return ServerConfig.of(export, address).withReadOnly(readOnly).withAuthToken(token)
+                .withLeases(leases).withLeaseTerm(Duration.ofMillis(termMs));
+    }
+
+    private static long milliseconds(String v) throws UsageException {
+        try {
+            long ms = Long.parseLong(v);
+            // A third of the term is the heartbeat: below 3 ms it would be zero.
+            if (ms >= 3 && ms <= Integer.MAX_VALUE) {
+                return ms;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new UsageException("bad --lease-term " + v + " (milliseconds, at least 3)");
     }
 
     private static String value(String[] args, int i, String option) throws UsageException {

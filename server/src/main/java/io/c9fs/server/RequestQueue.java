@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.logging.Level;
@@ -20,9 +21,16 @@ import java.util.logging.Logger;
  * first and Rflush follows it. Applies backpressure: with {@code maxInFlight} requests
  * unanswered, the socket stops being read until one completes.
  *
+ * <p>A request may have to wait for lease recalls, before it is applied and again before it is
+ * answered ({@link Session#before}, {@link Session#after}). It waits without a thread: the
+ * continuation is put back on the worker pool when the recalls are acknowledged or expire, and
+ * until it is answered the next request naming the same fid stays queued. A worker is therefore
+ * never parked on a recall, and the recalled client's own requests (the Twrites that launder its
+ * dirty pages) run while a request of another client waits for them.
+ *
  * <p>When closed (disconnect or Tversion), queued requests are dropped and the session's fids
- * are clunked once the running ones have finished, so no request ever sees a descriptor closed
- * under it.
+ * are clunked once the running ones (waiting ones included) have finished, so no request ever
+ * sees a descriptor closed under it.
  *
  * <p>Threading: {@link #submit}, {@link #flush} and {@link #close} are called on the connection's
  * event loop; requests run on worker threads; the state below is guarded by this queue's
@@ -48,12 +56,20 @@ final class RequestQueue {
         void flushed(int tag);
     }
 
+    /** How far a request got: waiting for phase-1 recalls, applied, or answered. */
+    private enum Stage { BEFORE, APPLY, AFTER, DONE }
+
     private static final class Request {
         final int tag;
         final Message message;
         boolean started;
         boolean cancelled;
         List<Integer> flushes;
+        /** Touched only by the thread running the request's current stage. */
+        Stage stage = Stage.BEFORE;
+        final Changes changes = new Changes();
+        Message answer;
+        int errno;
 
         Request(int tag, Message message) {
             this.tag = tag;
@@ -146,21 +162,30 @@ final class RequestQueue {
         clunkIfIdle();
     }
 
+    /** Runs the requests of {@code fid} in order, until one has to wait for recalls. */
     private void drain(int fid, Request first) {
         Request r = first;
         while (r != null) {
-            run(r);
-            synchronized (this) {
-                ArrayDeque<Request> waiting = byFid.get(fid);
-                r = waiting.poll();
-                if (r == null) {
-                    byFid.remove(fid);
-                }
+            if (!run(fid, r)) {
+                return;
             }
+            r = next(fid);
         }
     }
 
-    private void run(Request r) {
+    private Request next(int fid) {
+        synchronized (this) {
+            ArrayDeque<Request> waiting = byFid.get(fid);
+            Request r = waiting.poll();
+            if (r == null) {
+                byFid.remove(fid);
+            }
+            return r;
+        }
+    }
+
+    /** Starts {@code r}; false if it went to wait for recalls (its continuation drains the fid on). */
+    private boolean run(int fid, Request r) {
         boolean resume;
         synchronized (this) {
             if (!r.cancelled) {
@@ -175,25 +200,92 @@ final class RequestQueue {
             if (resume) {
                 sink.reading(true);
             }
-            return;
+            return true;
         }
-        Message answer = null;
-        int errno = 0;
-        try {
-            answer = session.execute(r.message);
-        } catch (ErrnoException e) {
-            errno = e.errno();
-        } catch (RuntimeException | Error e) {
-            LOG.log(Level.WARNING, "request failed: " + r.message, e);
-            errno = Errno.EIO;
-        } finally {
-            r.message.release();
+        return proceed(fid, r);
+    }
+
+    /** Runs the stages of {@code r} until it is answered (true) or has to wait (false). */
+    private boolean proceed(int fid, Request r) {
+        while (r.stage != Stage.DONE) {
+            CompletableFuture<Void> wait = step(r);
+            if (wait != null && !wait.isDone()) {
+                wait.whenComplete((v, e) -> resume(fid, r));
+                return false;
+            }
         }
-        finish(r, answer, errno);
+        finish(r, r.answer, r.errno);
         synchronized (this) {
             running--;
         }
         clunkIfIdle();
+        return true;
+    }
+
+    /** Continues {@code r} on a worker: never on the thread that acknowledged or expired a recall. */
+    private void resume(int fid, Request r) {
+        Runnable go = () -> {
+            if (proceed(fid, r)) {
+                Request n = next(fid);
+                if (n != null) {
+                    drain(fid, n);
+                }
+            }
+        };
+        try {
+            workers.execute(go);
+        } catch (RejectedExecutionException e) {
+            // Shutting down: finish here rather than leave the tag unanswered.
+            go.run();
+        }
+    }
+
+    /** Does the next stage of {@code r}; returns what it must wait for before the one after, or null. */
+    private CompletableFuture<Void> step(Request r) {
+        try {
+            switch (r.stage) {
+                case BEFORE:
+                    r.stage = Stage.APPLY;
+                    return session.before(r.message);
+                case APPLY:
+                    r.stage = Stage.AFTER;
+                    try {
+                        r.answer = session.execute(r.message, r.changes);
+                    } finally {
+                        r.message.release();
+                    }
+                    return session.after(r.changes);
+                default:
+                    r.stage = Stage.DONE;
+                    return null;
+            }
+        } catch (ErrnoException e) {
+            return failed(r, e.errno());
+        } catch (RuntimeException | Error e) {
+            LOG.log(Level.WARNING, "request failed: " + r.message, e);
+            return failed(r, Errno.EIO);
+        }
+    }
+
+    /**
+     * {@code r} fails with {@code errno}. A failure of the operation itself may follow a partial
+     * change (a setattr that changed the mode, then failed to truncate): those changes are still
+     * recalled before the error is answered.
+     */
+    private CompletableFuture<Void> failed(Request r, int errno) {
+        r.errno = errno;
+        r.answer = null;
+        if (r.stage == Stage.APPLY) {
+            // Failed before applying: the message was never handed to execute.
+            r.message.release();
+            r.stage = Stage.DONE;
+            return null;
+        }
+        if (r.stage == Stage.AFTER) {
+            return session.after(r.changes);
+        }
+        r.stage = Stage.DONE;
+        return null;
     }
 
     private void finish(Request r, Message answer, int errno) {

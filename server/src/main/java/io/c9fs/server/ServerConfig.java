@@ -3,42 +3,75 @@ package io.c9fs.server;
 import io.c9fs.transport.client.NinepAddress;
 import io.c9fs.transport.proto.Dialect;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.Objects;
 import java.util.Set;
 
 /**
  * How a {@link FileServer} runs: the directory exported, where it listens, whether it refuses
  * mutations, the token a client must present through Tauth (null: none), per-connection limits,
- * the number of worker threads doing file I/O and the dialects offered.
+ * the number of worker threads doing file I/O, the dialects offered (9P2000.L.c9 among them
+ * means leases are on) and the lease term.
  */
 public record ServerConfig(Path export, NinepAddress listen, boolean readOnly, byte[] authToken,
-                           ServerLimits limits, int workers, Set<Dialect> dialects) {
+                           ServerLimits limits, int workers, Set<Dialect> dialects, Duration leaseTerm) {
+    /** docs/protocol.md: a lease lives 10 s after its holder's last Tcallback. */
+    public static final Duration DEFAULT_LEASE_TERM = Duration.ofSeconds(10);
+
     public ServerConfig {
         Objects.requireNonNull(export, "export");
         Objects.requireNonNull(listen, "listen");
         Objects.requireNonNull(limits, "limits");
+        Objects.requireNonNull(leaseTerm, "leaseTerm");
         dialects = Set.copyOf(dialects);
         if (workers < 1) {
             throw new IllegalArgumentException("workers " + workers);
         }
+        if (leaseTerm.toMillis() < 3 || leaseTerm.toMillis() > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("lease term " + leaseTerm);
+        }
     }
 
-    /** Every dialect, default limits, read-write, no token, 8 workers. */
+    /** Every dialect (leases on), default limits and term, read-write, no token, 8 workers. */
     public static ServerConfig of(Path export, NinepAddress listen) {
         return new ServerConfig(export, listen, false, null, ServerLimits.defaults(), 8,
-                EnumSet.allOf(Dialect.class));
+                EnumSet.allOf(Dialect.class), DEFAULT_LEASE_TERM);
     }
 
     public ServerConfig withReadOnly(boolean ro) {
-        return new ServerConfig(export, listen, ro, authToken, limits, workers, dialects);
+        return new ServerConfig(export, listen, ro, authToken, limits, workers, dialects, leaseTerm);
     }
 
     public ServerConfig withAuthToken(byte[] token) {
-        return new ServerConfig(export, listen, readOnly, token, limits, workers, dialects);
+        return new ServerConfig(export, listen, readOnly, token, limits, workers, dialects, leaseTerm);
     }
 
     public ServerConfig withLimits(ServerLimits l) {
-        return new ServerConfig(export, listen, readOnly, authToken, l, workers, dialects);
+        return new ServerConfig(export, listen, readOnly, authToken, l, workers, dialects, leaseTerm);
+    }
+
+    /**
+     * Offers 9P2000.L.c9 or not. Without it a c9fs client falls back to 9P2000.L and runs without
+     * leases; the server still never lets a plain client's change go unrecalled (there is simply
+     * nobody holding leases).
+     */
+    public ServerConfig withLeases(boolean on) {
+        Set<Dialect> d = new HashSet<>(dialects);
+        if (on) {
+            d.add(Dialect.P9P2000_L_C9);
+        } else {
+            d.remove(Dialect.P9P2000_L_C9);
+        }
+        return new ServerConfig(export, listen, readOnly, authToken, limits, workers, d, leaseTerm);
+    }
+
+    public ServerConfig withLeaseTerm(Duration term) {
+        return new ServerConfig(export, listen, readOnly, authToken, limits, workers, dialects, term);
+    }
+
+    public boolean leases() {
+        return dialects.contains(Dialect.P9P2000_L_C9);
     }
 }

@@ -1,11 +1,13 @@
 package io.c9fs.server;
 
+import io.c9fs.server.lease.LeaseManager;
 import io.c9fs.transport.Errno;
 import io.c9fs.transport.proto.Dialect;
 import io.c9fs.transport.proto.Message;
 import io.c9fs.transport.proto.Message.Rattach;
 import io.c9fs.transport.proto.Message.Rauth;
 import io.c9fs.transport.proto.Message.Rclunk;
+import io.c9fs.transport.proto.Message.Rlease;
 import io.c9fs.transport.proto.Message.Rread;
 import io.c9fs.transport.proto.Message.Rremove;
 import io.c9fs.transport.proto.Message.Rwalk;
@@ -13,6 +15,7 @@ import io.c9fs.transport.proto.Message.Rwrite;
 import io.c9fs.transport.proto.Message.Tattach;
 import io.c9fs.transport.proto.Message.Tauth;
 import io.c9fs.transport.proto.Message.Tclunk;
+import io.c9fs.transport.proto.Message.Tlease;
 import io.c9fs.transport.proto.Message.Tread;
 import io.c9fs.transport.proto.Message.Tremove;
 import io.c9fs.transport.proto.Message.Twalk;
@@ -29,12 +32,20 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The file service of one 9P connection: its fid table and the requests every dialect shares
- * (auth, attach, walk, read, write, clunk, remove). 9P2000.L requests go on to {@link LinuxOps},
- * 9P2000 and 9P2000.u ones to {@link ClassicOps}. {@link #execute} returns the R-message or fails
- * with the errno to answer.
+ * (auth, attach, walk, read, write, clunk, remove, and Tlease of 9P2000.L.c9). 9P2000.L requests
+ * go on to {@link LinuxOps}, 9P2000 and 9P2000.u ones to {@link ClassicOps}. A request runs in
+ * three steps, driven by {@link RequestQueue}: {@link #before} (the recalls it must wait for
+ * before it is applied), {@link #execute} (applies it, returns the R-message or fails with the
+ * errno to answer, and records what it changed) and {@link #after} (the recalls of what it
+ * changed, before it is answered).
+ *
+ * <p>Leases: on a 9P2000.L.c9 connection ({@link #holder} not null) every fid is an implicit
+ * read lease on its file: {@link #acquireNode}/{@link #releaseNode} count it with the lease
+ * manager and watch the file's directory for changes by local processes.
  *
  * <p>Threading: {@link #execute} runs on worker threads, several at once for different fids;
  * {@link RequestQueue} guarantees one request at a time per primary fid, so the state of a fid is
@@ -42,7 +53,7 @@ import java.util.Map;
  * every fid are guarded by the session's monitor, because other requests borrow them as secondary
  * fids (a Twalk's source, a Tlcreate's directory): {@link #borrow} retains the handle under the
  * lock. Lock order: session, then {@link FileNode}; nothing is called on the host while holding
- * the session lock.
+ * the session lock, nor the lease manager or the local-change watcher (their monitors are leaves).
  */
 final class Session {
     private static final int XATTR_SIZE_MAX = 65536;
@@ -55,6 +66,9 @@ final class Session {
     final ServerStats stats;
     /** The identity the {@link FileNode}s see for this connection. */
     final Object owner;
+    /** This connection as a lease holder, or null when it did not negotiate 9P2000.L.c9. */
+    final CallbackChannel holder;
+    private final LeaseGate gate;
     private final ServerLimits limits;
     private final byte[] authToken;
     private final ByteBufAllocator alloc;
@@ -64,8 +78,11 @@ final class Session {
     private long authQidPath;
 
     Session(Export export, Dialect dialect, int msize, ServerLimits limits, byte[] authToken,
-            ServerStats stats, ByteBufAllocator alloc, Object owner) {
+            ServerStats stats, ByteBufAllocator alloc, Object owner, LeaseGate gate,
+            CallbackChannel holder) {
         this.export = export;
+        this.gate = gate;
+        this.holder = holder;
         this.dialect = dialect;
         this.msize = msize;
         this.limits = limits;
@@ -93,27 +110,51 @@ final class Session {
             return a.fid();
         } else if (m instanceof Tauth a) {
             return a.afid();
+        } else if (m instanceof Tlease l) {
+            return l.fid();
         }
         return LinuxOps.primaryFid(m, ClassicOps.primaryFid(m));
     }
 
-    Message execute(Message t) throws ErrnoException {
+    /** The recalls to wait for before {@code t} is applied (phase 1, or a write lease's grant). */
+    CompletableFuture<Void> before(Message t) throws ErrnoException {
+        if (t instanceof Tlease l) {
+            if (holder == null) {
+                throw new ErrnoException(Errno.EOPNOTSUPP, "leases need 9P2000.L.c9");
+            }
+            if (l.mode() < LeaseManager.NONE || l.mode() > LeaseManager.WRITE) {
+                throw new ErrnoException(Errno.EINVAL, "lease mode " + l.mode());
+            }
+            Fid f = fileFid(l.fid());
+            return gate.leases().grant(holder, f.node.qidPath(), l.mode()).thenAccept(mode -> { });
+        }
+        return gate.before(this, t);
+    }
+
+    /** The recalls of what a request changed, to wait for before it is answered (phase 2). */
+    CompletableFuture<Void> after(Changes changes) {
+        return gate.after(this, changes);
+    }
+
+    Message execute(Message t, Changes ch) throws ErrnoException {
         if (t instanceof Twalk w) {
             return walk(w);
         } else if (t instanceof Tread r) {
             return read(r);
         } else if (t instanceof Twrite w) {
-            return write(w);
+            return write(w, ch);
         } else if (t instanceof Tclunk c) {
-            return clunk(c);
+            return clunk(c, ch);
         } else if (t instanceof Tremove r) {
-            return remove(r);
+            return remove(r, ch);
         } else if (t instanceof Tattach a) {
             return attach(a);
         } else if (t instanceof Tauth a) {
             return auth(a);
+        } else if (t instanceof Tlease l) {
+            return lease(l);
         }
-        Message r = dialect == Dialect.P9P2000_L ? linux.execute(t) : classic.execute(t);
+        Message r = dialect.isLinux() ? linux.execute(t, ch) : classic.execute(t, ch);
         if (r == null) {
             throw new ErrnoException(Errno.EOPNOTSUPP, "not in " + dialect + ": " + t.type());
         }
@@ -128,6 +169,11 @@ final class Session {
             throw new ErrnoException(Errno.EBADF, "unknown fid " + id);
         }
         return f;
+    }
+
+    /** The fid, or null if unknown. */
+    synchronized Fid peekFid(int id) {
+        return fids.get(id);
     }
 
     /** The fid as a file (not xattr or auth). */
@@ -172,19 +218,41 @@ final class Session {
     void rebind(Fid f, PathHandle handle) {
         PathHandle oldHandle;
         FileNode oldNode;
-        FileNode node = export.nodes().acquire(export.qidPath(handle.stat()));
+        FileNode node = acquireNode(handle);
         synchronized (this) {
             oldHandle = f.handle;
             oldNode = f.node;
             f.handle = handle;
             f.node = node;
         }
+        if (oldNode != null) {
+            releaseNode(oldNode, oldHandle);
+        }
         if (oldHandle != null) {
             oldHandle.release();
         }
-        if (oldNode != null) {
-            export.nodes().release(oldNode);
+    }
+
+    /**
+     * The node of the file {@code h} names, for a new fid on it: on a leased connection also an
+     * implicit read lease, and a watch on the directory where local processes may change it.
+     */
+    FileNode acquireNode(PathHandle h) {
+        FileNode node = export.nodes().acquire(export.qidPath(h.stat()));
+        if (holder != null) {
+            gate.leases().reference(holder, node.qidPath());
+            gate.watcher().watch(h);
         }
+        return node;
+    }
+
+    /** Undoes {@link #acquireNode} for a fid that lets go of {@code h}'s file. */
+    void releaseNode(FileNode node, PathHandle h) {
+        if (holder != null) {
+            gate.leases().unreference(holder, node.qidPath());
+            gate.watcher().unwatch(h);
+        }
+        export.nodes().release(node);
     }
 
     private Fid unlink(int id) throws ErrnoException {
@@ -208,7 +276,7 @@ final class Session {
             }
         }
         if (f.node != null) {
-            export.nodes().release(f.node);
+            releaseNode(f.node, f.handle);
         }
         if (f.handle != null) {
             f.handle.release();
@@ -225,7 +293,11 @@ final class Session {
         }
         for (Fid f : all) {
             try {
-                finish(f);
+                // An ORCLOSE removal still recalls the other holders, but nobody waits for the
+                // acknowledgements: the client that would be answered is gone.
+                Changes ch = new Changes();
+                finish(f, ch);
+                after(ch);
             } catch (ErrnoException e) {
                 // The client is gone or restarting: nobody is left to hear about a failed ORCLOSE.
             } finally {
@@ -270,8 +342,7 @@ final class Session {
             root.release();
             throw e;
         }
-        Fid f = new Fid(t.fid(), Fid.Kind.FILE, root,
-                export.nodes().acquire(export.qidPath(st)), t.nUname());
+        Fid f = new Fid(t.fid(), Fid.Kind.FILE, root, acquireNode(root), t.nUname());
         installOrRelease(f);
         return new Rattach(export.qid(st, f.node));
     }
@@ -326,8 +397,7 @@ final class Session {
             if (t.newfid() == t.fid()) {
                 rebind(from, cur);
             } else {
-                Fid f = new Fid(t.newfid(), Fid.Kind.FILE, cur,
-                        export.nodes().acquire(export.qidPath(cur.stat())), from.uid);
+                Fid f = new Fid(t.newfid(), Fid.Kind.FILE, cur, acquireNode(cur), from.uid);
                 cur = null;
                 installOrRelease(f);
             }
@@ -355,7 +425,7 @@ final class Session {
             throw new ErrnoException(Errno.EBADF, "fid not open for reading");
         }
         if (f.dir != null) {
-            if (dialect == Dialect.P9P2000_L) {
+            if (dialect.isLinux()) {
                 throw new ErrnoException(Errno.EISDIR, "read of a directory");
             }
             return classic.readDir(f, t.offset(), count);
@@ -374,7 +444,7 @@ final class Session {
         }
     }
 
-    private Message write(Twrite t) throws ErrnoException {
+    private Message write(Twrite t, Changes ch) throws ErrnoException {
         Fid f = fid(t.fid());
         ByteBuf data = t.data();
         int count = data.readableBytes();
@@ -393,6 +463,7 @@ final class Session {
                 ? data.nioBuffer() : ByteBuffer.wrap(toBytes(data));
         long offset = t.offset();
         int done = 0;
+        f.node.changing();
         try {
             while (src.hasRemaining()) {
                 int n = Posix.pwrite(f.ioFd, src, offset + done);
@@ -405,8 +476,99 @@ final class Session {
             }
         } finally {
             f.node.mutated(owner);
+            changed(f.node, f.ioFd);
         }
+        ch.data(f.node.qidPath(), offset, done);
         return new Rwrite(done);
+    }
+
+    /**
+     * Ends a change of {@code node}'s file that began with {@link FileNode#changing}: records the
+     * qid.version it left, so the local-change watcher knows the inotify event for it as ours.
+     */
+    void changed(FileNode node, int fd) {
+        int version;
+        try {
+            version = export.qid(Posix.fstat(fd), node).version();
+        } catch (ErrnoException e) {
+            node.changeFailed();
+            return;
+        }
+        node.changed(version);
+    }
+
+    /** A host call made on behalf of a request. */
+    @FunctionalInterface
+    interface HostCall<T> {
+        T call() throws ErrnoException;
+    }
+
+    /**
+     * Runs {@code call}, which creates, removes or renames {@code name} in {@code dir}, as a change
+     * of the directory by the server: bracketed on its node, so that the inotify event it causes
+     * is known as ours, and recorded as an entry recall when it succeeds.
+     */
+    <T> T changeEntry(Changes ch, PathHandle dir, String name, HostCall<T> call) throws ErrnoException {
+        return changeEntries(ch, List.of(dir), List.of(name), call);
+    }
+
+    /** As {@link #changeEntry} for a rename from {@code oldName} in {@code from} to {@code newName} in {@code to}. */
+    <T> T changeEntries(Changes ch, PathHandle from, String oldName, PathHandle to, String newName,
+                        HostCall<T> call) throws ErrnoException {
+        return changeEntries(ch, List.of(from, to), List.of(oldName, newName), call);
+    }
+
+    private <T> T changeEntries(Changes ch, List<PathHandle> dirs, List<String> names, HostCall<T> call)
+            throws ErrnoException {
+        List<FileNode> nodes = new ArrayList<>(dirs.size());
+        for (PathHandle d : dirs) {
+            // Held for the call, so that a fid walking to the directory meanwhile sees the bracket.
+            FileNode n = export.nodes().acquire(export.qidPath(d.stat()));
+            n.changing();
+            nodes.add(n);
+        }
+        boolean done = false;
+        try {
+            T result = call.call();
+            done = true;
+            return result;
+        } finally {
+            for (int i = 0; i < dirs.size(); i++) {
+                FileNode n = nodes.get(i);
+                if (done) {
+                    n.mutated(owner);
+                    changed(n, dirs.get(i).fd());
+                    ch.entry(n.qidPath(), names.get(i));
+                } else {
+                    n.changeFailed();
+                }
+                export.nodes().release(n);
+            }
+        }
+    }
+
+    /** The attributes of the file {@code h} holds changed (nlink, ctime, mode...). */
+    void attrChanged(PathHandle h, Changes ch) {
+        long path = export.qidPath(h.stat());
+        ch.attr(path);
+        FileNode n = export.nodes().peek(path);
+        if (n != null) {
+            n.changing();
+            n.mutated(owner);
+            changed(n, h.fd());
+        }
+    }
+
+    /** As {@link #attrChanged(PathHandle, Changes)} for a file known only by its stat before the change. */
+    void attrChanged(HostStat st, Changes ch) {
+        ch.attr(export.qidPath(st));
+        mutated(st);
+    }
+
+    private Message lease(Tlease t) throws ErrnoException {
+        Fid f = fileFid(t.fid());
+        HostStat st = Posix.fstat(f.handle.fd());
+        return new Rlease(t.mode(), gate.nextEpoch(), holder.termMs(), export.qid(st, f.node));
     }
 
     private static byte[] toBytes(ByteBuf data) {
@@ -415,10 +577,10 @@ final class Session {
         return b;
     }
 
-    private Message clunk(Tclunk t) throws ErrnoException {
+    private Message clunk(Tclunk t, Changes ch) throws ErrnoException {
         Fid f = unlink(t.fid());
         try {
-            finish(f);
+            finish(f, ch);
         } finally {
             release(f);
         }
@@ -426,7 +588,7 @@ final class Session {
     }
 
     /** What a clunk commits: an xattr write, a remove-on-close. */
-    private void finish(Fid f) throws ErrnoException {
+    private void finish(Fid f, Changes ch) throws ErrnoException {
         if (f.kind == Fid.Kind.XATTR_WRITE) {
             String path = Posix.procPath(f.handle.fd());
             if (f.xattrSize == 0) {
@@ -439,22 +601,20 @@ final class Session {
                 ByteBuffer value = ByteBuffer.allocateDirect(v.length).put(v).flip();
                 Posix.setxattr(path, f.xattrName, value, f.xattrFlags);
             }
-            f.node.mutated(owner);
+            attrChanged(f.handle, ch);
         } else if (f.removeOnClunk) {
-            unlinkName(f.handle);
-            f.node.mutated(owner);
+            unlinkName(f.handle, ch);
         }
     }
 
-    private Message remove(Tremove t) throws ErrnoException {
+    private Message remove(Tremove t, Changes ch) throws ErrnoException {
         Fid f = unlink(t.fid());
         try {
             export.checkWritable();
             if (f.kind != Fid.Kind.FILE) {
                 throw new ErrnoException(Errno.EBADF, "not a file fid");
             }
-            unlinkName(f.handle);
-            f.node.mutated(owner);
+            unlinkName(f.handle, ch);
         } finally {
             release(f);
         }
@@ -462,9 +622,13 @@ final class Session {
     }
 
     /** Removes the name a handle was reached by, if it still names the handle's file. */
-    void unlinkName(PathHandle h) throws ErrnoException {
+    void unlinkName(PathHandle h, Changes ch) throws ErrnoException {
         h.checkName();
-        Posix.unlinkat(h.parent().fd(), h.name(), h.stat().isDir() ? Posix.AT_REMOVEDIR : 0);
+        changeEntry(ch, h.parent(), h.name(), () -> {
+            Posix.unlinkat(h.parent().fd(), h.name(), h.stat().isDir() ? Posix.AT_REMOVEDIR : 0);
+            return null;
+        });
+        attrChanged(h, ch);
     }
 
     /** Marks the file {@code st} describes as changed, if some fid refers to it. */

@@ -4,6 +4,7 @@ import static io.c9fs.server.ServedExport.walk;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.c9fs.server.lease.Leaseholder;
 import io.c9fs.transport.client.NinepClient;
 import io.c9fs.transport.proto.Message;
 import io.c9fs.transport.proto.Message.*;
@@ -23,7 +24,9 @@ import org.junit.jupiter.api.Test;
 /**
  * 8 clients, each keeping 64 requests in flight, mixed operations for a bounded time: every
  * request is answered, no unexpected error, fid and connection counts return to zero and the
- * heap after GC is where it started. Duration: -Dc9fs.load.seconds (default 10).
+ * heap after GC is where it started. Duration: -Dc9fs.load.seconds (default 10). A second run
+ * mixes 9P2000.L.c9 clients (acknowledging their recalls) with plain ones, all writing the files
+ * everyone reads, so that most writes and many reads wait for recalls.
  */
 class LoadTest {
     private static final int CLIENTS = 8, IN_FLIGHT = 64;
@@ -38,19 +41,28 @@ class LoadTest {
 
     @Test
     void eightClientsSixtyFourInFlight() throws Exception {
-        run(Long.getLong("c9fs.load.seconds", 10), CLIENTS, ServerLimits.defaults());
+        run(Long.getLong("c9fs.load.seconds", 10), CLIENTS, 0, ServerLimits.defaults());
+    }
+
+    /** Half the clients leased, writes to shared files: every recall acknowledged, nothing left. */
+    @Test
+    void leasedAndPlainClientsWritingSharedFiles() throws Exception {
+        run(Math.min(5, Long.getLong("c9fs.load.seconds", 10)), CLIENTS, CLIENTS / 2, ServerLimits.defaults());
     }
 
     /** With 4 requests in flight allowed per connection, the socket stalls instead: nothing lost. */
     @Test
     void backpressureLosesNothing() throws Exception {
         ServerLimits l = ServerLimits.defaults();
-        long stalls = run(2, 2, new ServerLimits(l.maxFids(), 4, l.maxMsize()));
+        long stalls = run(2, 2, 0, new ServerLimits(l.maxFids(), 4, l.maxMsize()));
         assertTrue(stalls > 0, "the limit was reached");
     }
 
-    /** Runs the load; returns the server's backpressure stalls. */
-    private long run(long seconds, int clientCount, ServerLimits limits) throws Exception {
+    /**
+     * Runs the load with {@code leased} of the clients on 9P2000.L.c9 (their writes then go to the
+     * shared files); returns the server's backpressure stalls.
+     */
+    private long run(long seconds, int clientCount, int leased, ServerLimits limits) throws Exception {
         try (ServedExport e = ServedExport.start(cfg -> cfg.withLimits(limits))) {
             for (int i = 0; i < 16; i++) {
                 Files.write(e.dir.resolve("r" + i), new byte[256 * 1024]);
@@ -63,13 +75,18 @@ class LoadTest {
             AtomicReference<Throwable> failure = new AtomicReference<>();
             List<Thread> drivers = new ArrayList<>();
             List<NinepClient> clients = new ArrayList<>();
+            List<Leaseholder> holders = new ArrayList<>();
+            boolean shared = leased > 0;
             for (int n = 0; n < clientCount; n++) {
-                NinepClient c = e.attached("9P2000.L");
+                NinepClient c = e.attached(n < leased ? "9P2000.L.c9" : "9P2000.L");
+                if (n < leased) {
+                    holders.add(Leaseholder.acknowledging(c));
+                }
                 clients.add(c);
                 int me = n;
                 Thread t = new Thread(() -> {
                     try {
-                        drive(c, me, seconds, done);
+                        drive(c, me, seconds, shared, done);
                     } catch (Throwable ex) {
                         failure.compareAndSet(null, ex);
                     }
@@ -85,6 +102,9 @@ class LoadTest {
                 throw new AssertionError("load failed", failure.get());
             }
             assertEquals(clientCount, e.server.stats().connections());
+            assertTrue(!shared || holders.stream().mapToLong(Leaseholder::received).sum() > 0,
+                    "the leased clients were recalled");
+            holders.forEach(Leaseholder::close);
             for (NinepClient c : clients) {
                 c.close();
             }
@@ -97,6 +117,15 @@ class LoadTest {
             assertEquals(0, e.server.stats().connections());
             assertEquals(0, e.server.stats().inFlight());
             assertEquals(0, e.server.export().nodes().size(), "file nodes left");
+            assertEquals(0, e.server.stats().leasesHeld(), "leases left");
+            assertEquals(0, e.server.stats().recallsOutstanding(), "recalls left");
+            assertEquals(0, e.server.stats().localWatches(), "watches left");
+            assertEquals(0, e.server.stats().recallsExpired(), "every recall was acknowledged");
+            if (shared) {
+                assertTrue(e.server.stats().recallsSent() > 0);
+                System.out.printf("load with leases: %d recalls, round trip %s%n",
+                        e.server.stats().recallsSent(), e.server.stats().recallRoundTrip());
+            }
             long heapAfter = usedHeapAfterGc();
             System.out.printf("load: %d clients, %d requests in %d s (%.0f/s), heap after GC %d -> %d KiB%n",
                     clientCount, done.get(), seconds, done.get() / (double) seconds, heapBefore >> 10, heapAfter >> 10);
@@ -107,13 +136,17 @@ class LoadTest {
         }
     }
 
-    /** Keeps IN_FLIGHT requests outstanding on {@code c} for {@code seconds}. */
-    private static void drive(NinepClient c, int me, long seconds, AtomicLong done) throws Exception {
+    /**
+     * Keeps IN_FLIGHT requests outstanding on {@code c} for {@code seconds}; with {@code shared},
+     * its writes go to the files it (and the others) read.
+     */
+    private static void drive(NinepClient c, int me, long seconds, boolean shared, AtomicLong done)
+            throws Exception {
         int root = 0;
         int[] readers = new int[8];
         for (int i = 0; i < readers.length; i++) {
             readers[i] = walk(c, root, "r" + ((me + i) % 16));
-            c.call(new Tlopen(readers[i], 0), Rlopen.class);
+            c.call(new Tlopen(readers[i], shared ? 2 : 0), Rlopen.class);
         }
         int w = walk(c, root);
         c.call(new Tlcreate(w, "w" + me, 2, 0644, 0), Rlcreate.class);
@@ -145,7 +178,7 @@ class LoadTest {
                             .thenAccept(Message::release);
                     break;
                 case 4:
-                    f = c.rpc(new Twrite(w, rnd.nextInt(256) * 4096L,
+                    f = c.rpc(new Twrite(shared ? readers[rnd.nextInt(readers.length)] : w, rnd.nextInt(64) * 4096L,
                             Unpooled.wrappedBuffer(new byte[4096])), Rwrite.class);
                     break;
                 default: {

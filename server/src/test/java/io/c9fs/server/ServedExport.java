@@ -20,12 +20,12 @@ import java.util.stream.Stream;
  * /tmp/c9fs-server/, and the clients connected to it; {@link #close} closes all of it and
  * deletes the directory.
  */
-final class ServedExport implements AutoCloseable {
-    static final Path SCRATCH = Path.of("/tmp/c9fs-server");
+public final class ServedExport implements AutoCloseable {
+    public static final Path SCRATCH = Path.of("/tmp/c9fs-server");
 
     final Path base;
-    final Path dir;
-    final FileServer server;
+    public final Path dir;
+    public final FileServer server;
     private final List<NinepClient> clients = new ArrayList<>();
 
     private ServedExport(Path base, Path dir, FileServer server) {
@@ -34,11 +34,11 @@ final class ServedExport implements AutoCloseable {
         this.server = server;
     }
 
-    static ServedExport start() throws Exception {
+    public static ServedExport start() throws Exception {
         return start(c -> c);
     }
 
-    static ServedExport start(java.util.function.UnaryOperator<ServerConfig> tune) throws Exception {
+    public static ServedExport start(java.util.function.UnaryOperator<ServerConfig> tune) throws Exception {
         Files.createDirectories(SCRATCH);
         Path base = Files.createTempDirectory(SCRATCH, "t");
         Path dir = Files.createDirectory(base.resolve("export"));
@@ -48,7 +48,7 @@ final class ServedExport implements AutoCloseable {
     }
 
     /** A client of the given dialect ("9P2000.L" ...) with a 10 s request timeout. */
-    NinepClient connect(String version) throws IOException {
+    public NinepClient connect(String version) throws IOException {
         NinepClient c = NinepClient.connect(server.address(), ClientConfig.defaults()
                 .withVersion(version).withRequestTimeout(Duration.ofSeconds(10)));
         synchronized (clients) {
@@ -58,14 +58,14 @@ final class ServedExport implements AutoCloseable {
     }
 
     /** A 9P2000.L client attached at fid 0 (the client's first allocated fid). */
-    NinepClient attached(String version) throws IOException {
+    public NinepClient attached(String version) throws IOException {
         NinepClient c = connect(version);
         c.attach(c.allocFid(), "root", "");
         return c;
     }
 
     /** Walks from {@code fid} to a new fid; returns it. Fails unless every name was walked. */
-    static int walk(NinepClient c, int fid, String... names) throws IOException {
+    public static int walk(NinepClient c, int fid, String... names) throws IOException {
         int nf = c.allocFid();
         Rwalk r = c.call(new Twalk(fid, nf, List.of(names)), Rwalk.class);
         if (r.wqids().size() != names.length) {
@@ -74,7 +74,7 @@ final class ServedExport implements AutoCloseable {
         return nf;
     }
 
-    static void clunk(NinepClient c, int fid) throws IOException {
+    public static void clunk(NinepClient c, int fid) throws IOException {
         c.call(new Message.Tclunk(fid), Message.Rclunk.class);
         c.freeFid(fid);
     }

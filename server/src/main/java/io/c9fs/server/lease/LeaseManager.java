@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 
@@ -17,12 +18,19 @@ import java.util.function.LongSupplier;
  * The server's side of the lease protocol (docs/protocol.md): who holds a lease on which file
  * (keyed by qid.path), which recalls a request must wait for, and who is fenced.
  *
+ * <p>A holder's lease on a file has two parts: the <em>implicit</em> read lease, held while the
+ * holder has at least one fid on the file ({@link #reference}/{@link #unreference}, one count
+ * per fid), and the <em>explicit</em> mode set by Tlease ({@link #grant}; 0 drops it). The
+ * effective mode is the larger of the two, or none while the holder is fenced on the file.
+ *
  * <p>Before the server answers a request that conflicts with what other clients cache, it asks
- * this class for the recalls that request needs ({@link #beforeWrite}, {@link #beforeRead},
- * {@link #beforeAttrChange}, {@link #beforeEntryChange}, {@link #grant}); the returned future
- * completes when every holder has acknowledged ({@link #acknowledge}) or its lease has expired.
- * A holder that lets a recall expire is fenced on that file: {@link #fenced} tells the server to
- * refuse its late writes until it takes a new lease.
+ * this class for the recalls that request needs ({@link #beforeWrite} and {@link #afterWrite}
+ * around a data change, {@link #beforeRead}, {@link #attrChanged}, {@link #entryChanged},
+ * {@link #grant}); the returned future completes when every holder has acknowledged
+ * ({@link #acknowledge}) or its recall has expired. A holder that lets a recall expire is fenced
+ * on that file: {@link #fenced} tells the server to refuse its late writes until it takes a new
+ * lease. Only {@link #register registered} holders take leases, so a request that finishes after
+ * its connection went away cannot leave a lease behind that nobody would ever acknowledge.
  *
  * <p><b>Threads and locks.</b> Every method may be called from any thread. One monitor (this)
  * guards all state; it is never held while a {@link Holder} is called or a future completes,
@@ -39,10 +47,13 @@ public final class LeaseManager {
     private final LongSupplier clock;
     private final ScheduledExecutorService scheduler;
 
-    private final Map<Long, Map<Holder, Integer>> leases = new HashMap<>();
+    private final Map<Long, Map<Holder, Lease>> leases = new HashMap<>();
     private final Map<Holder, HolderState> holders = new HashMap<>();
     private final Map<Long, Pending> pending = new HashMap<>();
     private long nextRecallId = 1;
+    private long recallsSent;
+    private long recallsExpired;
+    private final LatencyWindow roundTrips = new LatencyWindow();
 
     /**
      * @param term      how long a lease lives after its holder last renewed, and how long a
@@ -86,22 +97,65 @@ public final class LeaseManager {
         final Set<Long> outstanding = new HashSet<>();
     }
 
+    /** One holder's lease on one file: fids on it, and the mode it asked for with Tlease. */
+    private static final class Lease {
+        int refs;
+        int explicit;
+
+        boolean unused() {
+            return refs == 0 && explicit == NONE;
+        }
+    }
+
     /** A recall waiting for its acknowledgement, and the requests waiting for it. */
     private static final class Pending {
         final Holder holder;
         final long path;
+        final long sentAt;
         final CompletableFuture<Void> done = new CompletableFuture<>();
+        /** The recall's expiry, cancelled when it is acknowledged: a busy server sends many. */
+        ScheduledFuture<?> expiry;
 
-        Pending(Holder holder, long path) {
+        Pending(Holder holder, long path, long sentAt) {
             this.holder = holder;
             this.path = path;
+            this.sentAt = sentAt;
+        }
+    }
+
+    /** {@code h} negotiated leases: from now on its fids and Tleases are leases. */
+    public synchronized void register(Holder h) {
+        holders.computeIfAbsent(h, k -> {
+            HolderState s = new HolderState();
+            s.renewedAt = clock.getAsLong();
+            return s;
+        });
+    }
+
+    /** {@code h} got a fid on {@code path} (attach, walk, create): one more implicit read reference. */
+    public synchronized void reference(Holder h, long path) {
+        if (holders.containsKey(h)) {
+            leases.computeIfAbsent(path, p -> new HashMap<>()).computeIfAbsent(h, k -> new Lease()).refs++;
+        }
+    }
+
+    /** {@code h} let go of a fid on {@code path} (clunk, remove, a walk or create moving the fid). */
+    public synchronized void unreference(Holder h, long path) {
+        Map<Holder, Lease> m = leases.get(path);
+        Lease l = m == null ? null : m.get(h);
+        if (l != null && l.refs > 0) {
+            l.refs--;
+            dropIfUnused(m, h, l, path);
         }
     }
 
     /** The holder's Tcallback arrived: all its leases live another term from now. */
     public void renew(Holder h) {
         synchronized (this) {
-            state(h).renewedAt = clock.getAsLong();
+            HolderState s = holders.get(h);
+            if (s != null) {
+                s.renewedAt = clock.getAsLong();
+            }
         }
     }
 
@@ -114,20 +168,19 @@ public final class LeaseManager {
         List<Delivery> out = new ArrayList<>();
         List<CompletableFuture<Void>> waits = new ArrayList<>();
         synchronized (this) {
-            HolderState s = state(h);
-            s.renewedAt = clock.getAsLong();
-            s.fenced.remove(path);
-            if (mode == NONE) {
-                Map<Holder, Integer> m = leases.get(path);
-                if (m != null) {
-                    m.remove(h);
-                    if (m.isEmpty()) {
-                        leases.remove(path);
-                    }
-                }
+            HolderState s = holders.get(h);
+            if (s == null) {
                 return CompletableFuture.completedFuture(NONE);
             }
-            leases.computeIfAbsent(path, p -> new HashMap<>()).merge(h, mode, Math::max);
+            s.renewedAt = clock.getAsLong();
+            s.fenced.remove(path);
+            Map<Holder, Lease> m = leases.computeIfAbsent(path, p -> new HashMap<>());
+            Lease l = m.computeIfAbsent(h, k -> new Lease());
+            l.explicit = mode;
+            if (mode == NONE) {
+                dropIfUnused(m, h, l, path);
+                return CompletableFuture.completedFuture(NONE);
+            }
             if (mode == WRITE) {
                 recallLocked(h, path, Kind.DATA, 0, 0, "", false, out, waits);
             }
@@ -136,9 +189,57 @@ public final class LeaseManager {
         return all(waits).thenApply(v -> mode);
     }
 
-    /** Data in [offset, offset+length) of {@code path} changes (Twrite, truncate): recall it from every other holder. */
+    /**
+     * Phase 1 of a data change (Twrite, truncation) of [offset, offset+length) by {@code h} (null:
+     * a plain client): every other <em>writer</em> launders and drops its pages of the range, so
+     * that no dirty page written back later can overwrite the change. The writers' laundering
+     * Twrites must be served while this waits.
+     */
     public CompletableFuture<Void> beforeWrite(Holder h, long path, long offset, long length) {
-        return recall(h, path, Kind.DATA, offset, length, "", false);
+        return dataChange(h, path, offset, length, true);
+    }
+
+    /**
+     * Phase 2 of a data change, after it was applied and before it is answered: every other
+     * holder drops the range (pages cached before the change, or re-read while phase 1 waited).
+     */
+    public CompletableFuture<Void> afterWrite(Holder h, long path, long offset, long length) {
+        return dataChange(h, path, offset, length, false);
+    }
+
+    /**
+     * The recalls of a data change. A holder that writes a file while a recall of that file is
+     * outstanding for it is laundering: the request that recalled it may well be a read that
+     * one of the holders recalled now is waiting for, and such a holder acknowledges only once
+     * its read is answered; waiting would be a cycle broken only by expiry. The recalls are sent
+     * but not waited for: the laundered bytes are on the server before the recall that asked
+     * for them is acknowledged, which is what the recalling request waits for.
+     */
+    private CompletableFuture<Void> dataChange(Holder h, long path, long offset, long length,
+                                               boolean writersOnly) {
+        List<Delivery> out = new ArrayList<>();
+        List<CompletableFuture<Void>> waits = new ArrayList<>();
+        boolean laundering;
+        synchronized (this) {
+            laundering = isRecalledLocked(h, path);
+            recallLocked(h, path, Kind.DATA, offset, length, "", writersOnly, out, waits);
+        }
+        send(out);
+        return laundering ? CompletableFuture.completedFuture(null) : all(waits);
+    }
+
+    private boolean isRecalledLocked(Holder h, long path) {
+        HolderState s = h == null ? null : holders.get(h);
+        if (s == null) {
+            return false;
+        }
+        for (long id : s.outstanding) {
+            Pending p = pending.get(id);
+            if (p != null && p.path == path) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -149,19 +250,18 @@ public final class LeaseManager {
     public CompletableFuture<Void> beforeRead(Holder h, long path, long offset, long length) {
         boolean readerIsWriter;
         synchronized (this) {
-            Map<Holder, Integer> m = leases.get(path);
-            readerIsWriter = h != null && m != null && m.getOrDefault(h, NONE) == WRITE;
+            readerIsWriter = h != null && mode(h, path) == WRITE;
         }
         return recall(h, path, Kind.DATA, offset, length, "", !readerIsWriter);
     }
 
-    /** Attributes of {@code path} change (chmod, chown, utimes, size). */
-    public CompletableFuture<Void> beforeAttrChange(Holder h, long path) {
+    /** Attributes of {@code path} changed (chmod, chown, utimes, xattrs, nlink, ctime). */
+    public CompletableFuture<Void> attrChanged(Holder h, long path) {
         return recall(h, path, Kind.ATTR, 0, 0, "", false);
     }
 
-    /** The entry {@code name} of directory {@code dirPath} is created, removed or renamed. */
-    public CompletableFuture<Void> beforeEntryChange(Holder h, long dirPath, String name) {
+    /** The entry {@code name} of directory {@code dirPath} was created, removed or renamed. */
+    public CompletableFuture<Void> entryChanged(Holder h, long dirPath, String name) {
         return recall(h, dirPath, Kind.ENTRY, 0, 0, name, false);
     }
 
@@ -179,8 +279,10 @@ public final class LeaseManager {
                 return;
             }
             pending.remove(id);
-            state(h).outstanding.remove(id);
+            holders.get(h).outstanding.remove(id);
+            roundTrips.record(clock.getAsLong() - p.sentAt);
         }
+        p.expiry.cancel(false);
         p.done.complete(null);
     }
 
@@ -190,10 +292,28 @@ public final class LeaseManager {
         return s != null && s.fenced.contains(path);
     }
 
-    /** The mode {@code h} holds on {@code path}. */
+    /** The mode {@code h} holds on {@code path}: none while fenced there, else the larger of Tlease's and the fids' read. */
     public synchronized int mode(Holder h, long path) {
-        Map<Holder, Integer> m = leases.get(path);
-        return m == null ? NONE : m.getOrDefault(h, NONE);
+        Map<Holder, Lease> m = leases.get(path);
+        Lease l = m == null ? null : m.get(h);
+        return l == null ? NONE : effective(h, path, l);
+    }
+
+    private int effective(Holder h, long path, Lease l) {
+        HolderState s = holders.get(h);
+        if (s == null || s.fenced.contains(path)) {
+            return NONE;
+        }
+        return Math.max(l.explicit, l.refs > 0 ? READ : NONE);
+    }
+
+    private void dropIfUnused(Map<Holder, Lease> m, Holder h, Lease l, long path) {
+        if (l.unused()) {
+            m.remove(h);
+            if (m.isEmpty()) {
+                leases.remove(path);
+            }
+        }
     }
 
     /** The holder is gone (disconnect, Tversion): its leases end and nobody waits for it. */
@@ -201,8 +321,8 @@ public final class LeaseManager {
         List<Pending> release = new ArrayList<>();
         synchronized (this) {
             HolderState s = holders.remove(h);
-            for (Iterator<Map<Holder, Integer>> it = leases.values().iterator(); it.hasNext(); ) {
-                Map<Holder, Integer> m = it.next();
+            for (Iterator<Map<Holder, Lease>> it = leases.values().iterator(); it.hasNext(); ) {
+                Map<Holder, Lease> m = it.next();
                 m.remove(h);
                 if (m.isEmpty()) {
                     it.remove();
@@ -217,19 +337,33 @@ public final class LeaseManager {
                 }
             }
         }
-        release.forEach(p -> p.done.complete(null));
+        release.forEach(LeaseManager::release);
     }
 
-    /** Number of leases held and recalls outstanding, for stats. */
+    /** A recall nobody waits for any more: its expiry is dropped and its waiters go ahead. */
+    private static void release(Pending p) {
+        p.expiry.cancel(false);
+        p.done.complete(null);
+    }
+
+    /** Holders, leases in force (effective mode above none), recalls outstanding, sent and expired. */
     public synchronized Counts counts() {
         int n = 0;
-        for (Map<Holder, Integer> m : leases.values()) {
-            n += m.size();
+        for (Map.Entry<Long, Map<Holder, Lease>> e : leases.entrySet()) {
+            for (Map.Entry<Holder, Lease> l : e.getValue().entrySet()) {
+                n += effective(l.getKey(), e.getKey(), l.getValue()) != NONE ? 1 : 0;
+            }
         }
-        return new Counts(holders.size(), n, pending.size());
+        return new Counts(holders.size(), n, pending.size(), recallsSent, recallsExpired);
     }
 
-    public record Counts(int holders, int leases, int recallsOutstanding) {
+    /** Lease statistics at one moment. */
+    public record Counts(int holders, int leases, int recallsOutstanding, long recallsSent, long recallsExpired) {
+    }
+
+    /** Time from a recall's creation to its acknowledgement, over the latest recalls. */
+    public LatencyWindow.Percentiles recallRoundTrip() {
+        return roundTrips.percentiles();
     }
 
     // ------------------------------------------------------------------ internals
@@ -247,22 +381,24 @@ public final class LeaseManager {
 
     private void recallLocked(Holder except, long path, Kind kind, long offset, long length, String name,
                               boolean writersOnly, List<Delivery> out, List<CompletableFuture<Void>> waits) {
-        Map<Holder, Integer> m = leases.get(path);
+        Map<Holder, Lease> m = leases.get(path);
         if (m == null) {
             return;
         }
-        for (Map.Entry<Holder, Integer> e : m.entrySet()) {
+        for (Map.Entry<Holder, Lease> e : m.entrySet()) {
             Holder h = e.getKey();
-            if (h == except || (writersOnly && e.getValue() != WRITE)) {
+            int mode = effective(h, path, e.getValue());
+            if (h == except || mode == NONE || (writersOnly && mode != WRITE)) {
                 continue;
             }
             long id = nextRecallId++;
-            Pending p = new Pending(h, path);
+            recallsSent++;
+            Pending p = new Pending(h, path, clock.getAsLong());
             pending.put(id, p);
-            state(h).outstanding.add(id);
+            holders.get(h).outstanding.add(id);
             out.add(new Delivery(h, new Recall(id, kind, path, offset, length, name)));
             waits.add(p.done);
-            scheduler.schedule(() -> expire(id), termNanos, TimeUnit.NANOSECONDS);
+            p.expiry = scheduler.schedule(() -> expire(id), termNanos, TimeUnit.NANOSECONDS);
         }
     }
 
@@ -292,15 +428,18 @@ public final class LeaseManager {
                     continue;
                 }
                 Holder h = e.getKey();
-                for (Iterator<Map.Entry<Long, Map<Holder, Integer>>> it = leases.entrySet().iterator(); it.hasNext(); ) {
-                    Map.Entry<Long, Map<Holder, Integer>> l = it.next();
-                    if (l.getValue().remove(h) != null) {
+                for (Map.Entry<Long, Map<Holder, Lease>> l : leases.entrySet()) {
+                    Lease lease = l.getValue().get(h);
+                    if (lease != null) {
+                        // The fids stay counted: the lease comes back with the next Tlease.
+                        lease.explicit = NONE;
                         s.fenced.add(l.getKey());
-                        if (l.getValue().isEmpty()) {
-                            it.remove();
-                        }
                     }
                 }
+                leases.values().removeIf(m -> {
+                    m.values().removeIf(Lease::unused);
+                    return m.isEmpty();
+                });
                 for (long id : s.outstanding) {
                     Pending p = pending.remove(id);
                     if (p != null) {
@@ -310,7 +449,7 @@ public final class LeaseManager {
                 s.outstanding.clear();
             }
         }
-        release.forEach(p -> p.done.complete(null));
+        release.forEach(LeaseManager::release);
     }
 
     /**
@@ -324,26 +463,18 @@ public final class LeaseManager {
             if (p == null) {
                 return;
             }
-            HolderState s = state(p.holder);
+            recallsExpired++;
+            HolderState s = holders.get(p.holder);
             s.outstanding.remove(id);
             s.fenced.add(p.path);
-            Map<Holder, Integer> m = leases.get(p.path);
-            if (m != null) {
-                m.remove(p.holder);
-                if (m.isEmpty()) {
-                    leases.remove(p.path);
-                }
+            Map<Holder, Lease> m = leases.get(p.path);
+            Lease l = m == null ? null : m.get(p.holder);
+            if (l != null) {
+                l.explicit = NONE;
+                dropIfUnused(m, p.holder, l, p.path);
             }
         }
         p.done.complete(null);
-    }
-
-    private HolderState state(Holder h) {
-        return holders.computeIfAbsent(h, k -> {
-            HolderState s = new HolderState();
-            s.renewedAt = clock.getAsLong();
-            return s;
-        });
     }
 
     private static CompletableFuture<Void> all(List<CompletableFuture<Void>> waits) {

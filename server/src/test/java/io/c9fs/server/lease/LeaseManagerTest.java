@@ -36,19 +36,29 @@ class LeaseManagerTest {
         }
     }
 
+    private LeaseManager manager;
+
     private LeaseManager manager(Duration term) {
-        return new LeaseManager(term, now::get, timer);
+        manager = new LeaseManager(term, now::get, timer);
+        return manager;
+    }
+
+    /** A registered holder of the last manager made. */
+    private Client client() {
+        Client c = new Client();
+        manager.register(c);
+        return c;
     }
 
     @Test
     void aWriteWaitsForEveryOtherHoldersAcknowledgement() throws Exception {
         LeaseManager m = manager(Duration.ofSeconds(10));
-        Client a = new Client();
-        Client b = new Client();
-        Client w = new Client();
+        Client a = client();
+        Client b = client();
+        Client w = client();
         m.grant(a, 42, LeaseManager.READ).get(1, TimeUnit.SECONDS);
         m.grant(b, 42, LeaseManager.READ).get(1, TimeUnit.SECONDS);
-        CompletableFuture<Void> write = m.beforeWrite(w, 42, 4096, 100);
+        CompletableFuture<Void> write = m.afterWrite(w, 42, 4096, 100);
         assertEquals(1, a.got.size());
         assertEquals(1, b.got.size());
         Recall ra = a.got.get(0);
@@ -67,18 +77,19 @@ class LeaseManagerTest {
     @Test
     void theWritersOwnCacheIsNotRecalled() {
         LeaseManager m = manager(Duration.ofSeconds(10));
-        Client a = new Client();
+        Client a = client();
         m.grant(a, 7, LeaseManager.WRITE);
         assertTrue(m.beforeWrite(a, 7, 0, 10).isDone());
+        assertTrue(m.afterWrite(a, 7, 0, 10).isDone());
         assertTrue(a.got.isEmpty());
     }
 
     @Test
     void readsRecallOnlyWritersUnlessTheReaderIsAWriter() {
         LeaseManager m = manager(Duration.ofSeconds(10));
-        Client reader = new Client();
-        Client other = new Client();
-        Client writer = new Client();
+        Client reader = client();
+        Client other = client();
+        Client writer = client();
         m.grant(reader, 9, LeaseManager.READ);
         m.grant(other, 9, LeaseManager.READ);
         m.grant(writer, 9, LeaseManager.WRITE);
@@ -95,8 +106,8 @@ class LeaseManagerTest {
     @Test
     void grantingAWriteLeaseRecallsTheWholeFileFromOthers() {
         LeaseManager m = manager(Duration.ofSeconds(10));
-        Client a = new Client();
-        Client b = new Client();
+        Client a = client();
+        Client b = client();
         m.grant(a, 5, LeaseManager.READ);
         CompletableFuture<Integer> g = m.grant(b, 5, LeaseManager.WRITE);
         assertFalse(g.isDone());
@@ -110,8 +121,8 @@ class LeaseManagerTest {
     @Test
     void anUnacknowledgedRecallExpiresAfterTheTermAndFencesItsHolder() throws Exception {
         LeaseManager m = manager(Duration.ofMillis(150));
-        Client slow = new Client();
-        Client w = new Client();
+        Client slow = client();
+        Client w = client();
         m.grant(slow, 3, LeaseManager.WRITE);
         long t0 = System.nanoTime();
         m.beforeWrite(w, 3, 0, 1).get(5, TimeUnit.SECONDS);
@@ -127,8 +138,8 @@ class LeaseManagerTest {
     @Test
     void aHolderThatStopsRenewingLosesEveryLeaseAndIsFenced() {
         LeaseManager m = manager(Duration.ofSeconds(10));
-        Client quiet = new Client();
-        Client live = new Client();
+        Client quiet = client();
+        Client live = client();
         m.grant(quiet, 1, LeaseManager.READ);
         m.grant(quiet, 2, LeaseManager.WRITE);
         m.grant(live, 1, LeaseManager.READ);
@@ -146,10 +157,10 @@ class LeaseManagerTest {
     @Test
     void aDisconnectReleasesWaitersAtOnce() {
         LeaseManager m = manager(Duration.ofSeconds(10));
-        Client gone = new Client();
-        Client w = new Client();
+        Client gone = client();
+        Client w = client();
         m.grant(gone, 8, LeaseManager.READ);
-        CompletableFuture<Void> write = m.beforeWrite(w, 8, 0, 1);
+        CompletableFuture<Void> write = m.afterWrite(w, 8, 0, 1);
         assertFalse(write.isDone());
         m.disconnected(gone);
         assertTrue(write.isDone());
@@ -159,12 +170,90 @@ class LeaseManagerTest {
     @Test
     void entryAndAttrRecallsNameWhatChanged() {
         LeaseManager m = manager(Duration.ofSeconds(10));
-        Client a = new Client();
+        Client a = client();
         m.grant(a, 100, LeaseManager.READ);
-        m.beforeEntryChange(null, 100, "new.txt");
+        m.entryChanged(null, 100, "new.txt");
         m.localChange(100, Kind.ATTR, "");
         assertEquals(Kind.ENTRY, a.got.get(0).kind());
         assertEquals("new.txt", a.got.get(0).name());
         assertEquals(Kind.ATTR, a.got.get(1).kind());
+    }
+
+    @Test
+    void phaseOneRecallsOnlyWritersAndPhaseTwoEveryone() {
+        LeaseManager m = manager(Duration.ofSeconds(10));
+        Client reader = client();
+        Client writer = client();
+        m.reference(reader, 4);
+        m.grant(writer, 4, LeaseManager.WRITE);
+        reader.got.clear();
+        m.beforeWrite(null, 4, 0, 8);
+        assertTrue(reader.got.isEmpty(), "a reader has nothing dirty to launder");
+        assertEquals(1, writer.got.size());
+        m.afterWrite(null, 4, 0, 8);
+        assertEquals(1, reader.got.size(), "phase 2 drops every cached copy");
+        assertEquals(2, writer.got.size());
+    }
+
+    @Test
+    void aFidIsAnImplicitReadLeaseUntilItsLastReferenceGoes() {
+        LeaseManager m = manager(Duration.ofSeconds(10));
+        Client a = client();
+        m.reference(a, 11);
+        m.reference(a, 11);
+        assertEquals(LeaseManager.READ, m.mode(a, 11));
+        m.grant(a, 11, LeaseManager.WRITE).join();
+        assertEquals(LeaseManager.WRITE, m.mode(a, 11));
+        m.grant(a, 11, LeaseManager.NONE).join();
+        assertEquals(LeaseManager.READ, m.mode(a, 11), "releasing the explicit mode keeps the fids' read lease");
+        m.unreference(a, 11);
+        assertEquals(LeaseManager.READ, m.mode(a, 11));
+        m.unreference(a, 11);
+        assertEquals(LeaseManager.NONE, m.mode(a, 11));
+        assertEquals(0, m.counts().leases());
+        m.afterWrite(null, 11, 0, 1);
+        assertTrue(a.got.isEmpty());
+    }
+
+    @Test
+    void anUnregisteredHolderTakesNoLease() {
+        LeaseManager m = manager(Duration.ofSeconds(10));
+        Client gone = client();
+        m.disconnected(gone);
+        m.reference(gone, 12);
+        assertEquals(LeaseManager.NONE, m.grant(gone, 12, LeaseManager.WRITE).join());
+        assertEquals(0, m.counts().holders());
+        assertTrue(m.afterWrite(null, 12, 0, 1).isDone(), "nobody to wait for");
+    }
+
+    @Test
+    void aFencedHoldersFidsComeBackWithTheNextLease() throws Exception {
+        LeaseManager m = manager(Duration.ofMillis(100));
+        Client slow = client();
+        m.reference(slow, 13);
+        m.afterWrite(null, 13, 0, 1).get(5, TimeUnit.SECONDS);
+        assertTrue(m.fenced(slow, 13));
+        assertEquals(LeaseManager.NONE, m.mode(slow, 13));
+        assertTrue(m.afterWrite(null, 13, 0, 1).isDone(), "a fenced holder is not recalled");
+        assertEquals(1, m.counts().recallsExpired());
+        m.grant(slow, 13, LeaseManager.NONE).join();
+        assertFalse(m.fenced(slow, 13));
+        assertEquals(LeaseManager.READ, m.mode(slow, 13), "its fid still counts");
+    }
+
+    @Test
+    void acknowledgementsAreTimed() {
+        LeaseManager m = manager(Duration.ofSeconds(10));
+        Client a = client();
+        m.reference(a, 14);
+        for (int i = 0; i < 100; i++) {
+            m.afterWrite(null, 14, 0, 1);
+            now.addAndGet(i < 99 ? 1000 : 50_000);
+            m.acknowledge(a, a.got.get(i).id());
+        }
+        assertEquals(1000, m.recallRoundTrip().medianNanos());
+        assertEquals(1000, m.recallRoundTrip().p99Nanos());
+        assertEquals(100, m.recallRoundTrip().samples());
+        assertEquals(100, m.counts().recallsSent());
     }
 }
