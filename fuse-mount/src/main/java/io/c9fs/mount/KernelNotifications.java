@@ -6,6 +6,11 @@ import io.c9fs.fuse.FuseNotifier;
 import io.c9fs.fuse.FuseSession;
 import io.c9fs.transport.Errno;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.List;
 
 /**
  * {@link KernelCache} over FUSE notifications: a recall names a file by qid.path, the kernel knows
@@ -33,6 +38,7 @@ final class KernelNotifications implements KernelCache {
         Node n = nodes.byQidPath(path);
         if (n != null) {
             inval(n.nodeid, offset, length);
+            refreshSize(n);
         }
     }
 
@@ -42,6 +48,34 @@ final class KernelNotifications implements KernelCache {
         if (n != null) {
             // A negative offset drops attributes only (fuse_reverse_inval_inode).
             inval(n.nodeid, -1, 0);
+            refreshSize(n);
+        }
+    }
+
+    /**
+     * Makes the kernel learn a file's new size now. Dropping its attributes is not enough for a
+     * process that only touches the file through a mapping: a page fault checks the size the
+     * kernel holds and never asks for attributes, so a file another client extended would still
+     * SIGBUS past its old end (clause 5 of docs/coherence.md). A stat through the mount makes the
+     * kernel send GETATTR, and the answer sets the inode's size. It is made from this (non-worker)
+     * thread; a worker answers the GETATTR.
+     */
+    private void refreshSize(Node n) {
+        if (n.qid.isDir() || n.qid.isSymlink() || n.nodeid == NodeTable.ROOT) {
+            return;
+        }
+        List<String> names = nodes.pathOf(n);
+        if (names == null) {
+            return;
+        }
+        Path p = session.mountpoint();
+        for (String name : names) {
+            p = p.resolve(name);
+        }
+        try {
+            Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (IOException e) {
+            // Renamed or removed meanwhile: its size is the next lookup's business.
         }
     }
 
