@@ -217,7 +217,7 @@ public final class LegacyFilesystem implements FuseFilesystem {
     /** Tcreate, then clunk the opened result and walk a fid of our own to it. */
     private EntryOut createSpecial(FuseRequest r, Node dir, String name, int perm, String extension)
             throws FuseException {
-        int fid = cloneFid(r, dir.fid);
+        int fid = rpc.clone(r, dir.fid);
         try {
             rpc.call(r, new Message.Tcreate(fid, name, perm, OREAD, extension), Message.Rcreate.class);
         } finally {
@@ -237,7 +237,7 @@ public final class LegacyFilesystem implements FuseFilesystem {
     }
 
     private void remove(FuseRequest r, Node dir, String name) throws FuseException {
-        int fid = walkFid(r, dir.fid, name);
+        int fid = rpc.walk(r, dir.fid, name);
         // Tremove clunks the fid whatever the outcome (remove(5)).
         try {
             rpc.call(r, new Message.Tremove(fid), Message.Rremove.class);
@@ -259,7 +259,7 @@ public final class LegacyFilesystem implements FuseFilesystem {
             throw new FuseException(Errno.EINVAL, "no RENAME_EXCHANGE in 9P2000");
         }
         Node dir = nodes.get(parent);
-        int fid = walkFid(r, dir.fid, name);
+        int fid = rpc.walk(r, dir.fid, name);
         try {
             if (exists(r, dir, newName)) {
                 if ((flags & RENAME_NOREPLACE) != 0) {
@@ -279,7 +279,7 @@ public final class LegacyFilesystem implements FuseFilesystem {
 
     private boolean exists(FuseRequest r, Node dir, String name) throws FuseException {
         try {
-            rpc.clunk(walkFid(r, dir.fid, name));
+            rpc.clunk(rpc.walk(r, dir.fid, name));
             return true;
         } catch (FuseException e) {
             if (e.errno() == Errno.ENOENT) {
@@ -315,7 +315,7 @@ public final class LegacyFilesystem implements FuseFilesystem {
     public CreateOut create(FuseRequest r, long parent, String name, int flags, int mode, int umask)
             throws FuseException {
         Node dir = nodes.get(parent);
-        int fid = cloneFid(r, dir.fid);
+        int fid = rpc.clone(r, dir.fid);
         Message.Rcreate c;
         EntryOut entry;
         try {
@@ -510,7 +510,7 @@ public final class LegacyFilesystem implements FuseFilesystem {
     // ------------------------------------------------------------------ fids, stats, handles
 
     private EntryOut walk(FuseRequest r, Node dir, String name) throws FuseException {
-        int fid = walkFid(r, dir.fid, name);
+        int fid = rpc.walk(r, dir.fid, name);
         Stat s;
         try {
             s = stat(r, fid);
@@ -529,35 +529,10 @@ public final class LegacyFilesystem implements FuseFilesystem {
         return rpc.call(r, new Message.Tstat(fid), Rstat.class).stat();
     }
 
-    private int walkFid(FuseRequest r, int from, String name) throws FuseException {
-        int fid = client.allocFid();
-        Rwalk w;
-        try {
-            w = rpc.call(r, new Message.Twalk(from, fid, List.of(name)), Rwalk.class);
-        } catch (FuseException e) {
-            rpc.abandon(fid, e);
-            throw e;
-        }
-        if (w.wqids().size() != 1) {
-            client.freeFid(fid);
-            throw new FuseException(Errno.ENOENT);
-        }
-        return fid;
-    }
 
-    private int cloneFid(FuseRequest r, int from) throws FuseException {
-        int fid = client.allocFid();
-        try {
-            rpc.call(r, new Message.Twalk(from, fid, List.of()), Rwalk.class);
-        } catch (FuseException e) {
-            rpc.abandon(fid, e);
-            throw e;
-        }
-        return fid;
-    }
 
     private OpenHandle openFid(FuseRequest r, Node node, int mode) throws FuseException {
-        int fid = cloneFid(r, node.fid);
+        int fid = rpc.clone(r, node.fid);
         Message.Ropen o;
         try {
             o = rpc.call(r, new Message.Topen(fid, mode), Message.Ropen.class);

@@ -312,7 +312,7 @@ public final class NinepFilesystem implements FuseFilesystem {
                 throw e;
             }
             // Tremove clunks the fid whatever the outcome (remove(5)).
-            int fid = walkFid(r, dir.fid, name);
+            int fid = rpc.walk(r, dir.fid, name);
             try {
                 rpc.call(r, new Message.Tremove(fid), Message.Rremove.class);
             } catch (FuseException removeFailed) {
@@ -349,7 +349,7 @@ public final class NinepFilesystem implements FuseFilesystem {
             if (!unsupported(e)) {
                 throw e;
             }
-            int fid = walkFid(r, dir.fid, name);
+            int fid = rpc.walk(r, dir.fid, name);
             try {
                 rpc.call(r, new Message.Trename(fid, newDir.fid, newName), Message.Rrename.class);
             } finally {
@@ -387,7 +387,7 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     private boolean exists(FuseRequest r, Node dir, String name) throws FuseException {
         try {
-            rpc.clunk(walkFid(r, dir.fid, name));
+            rpc.clunk(rpc.walk(r, dir.fid, name));
             return true;
         } catch (FuseException e) {
             if (e.errno() == Errno.ENOENT) {
@@ -449,7 +449,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     public CreateOut create(FuseRequest r, long parent, String name, int flags, int mode, int umask)
             throws FuseException {
         Node dir = nodes.get(parent);
-        int fid = fresh(r, () -> cloneFid(r, dir.fid), dir);
+        int fid = fresh(r, () -> rpc.clone(r, dir.fid), dir);
         Message.Rlcreate c;
         Looked looked;
         try {
@@ -826,7 +826,7 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     /** Txattrcreate turns a fid into the value's sink; the value is set when that fid is clunked. */
     private Void writeXattr(FuseRequest r, Node node, String name, byte[] value, int flags) throws FuseException {
-        int fid = cloneFid(r, node.fid);
+        int fid = rpc.clone(r, node.fid);
         boolean clunked = false;
         try {
             rpc.call(r, new Message.Txattrcreate(fid, name, value.length, flags), Message.Rxattrcreate.class);
@@ -941,7 +941,7 @@ public final class NinepFilesystem implements FuseFilesystem {
         if (mine != null) {
             return mine;
         }
-        int fid = cloneFid(r, h.node.fid);
+        int fid = rpc.clone(r, h.node.fid);
         try {
             try {
                 // Write locks need a descriptor open for writing on the server.
@@ -1065,7 +1065,7 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     private Looked walkNode(FuseRequest r, Node dir, String name) throws FuseException {
         long epoch = nodes.epoch();
-        int fid = walkFid(r, dir.fid, name);
+        int fid = rpc.walk(r, dir.fid, name);
         Rgetattr a;
         try {
             a = rpc.call(r, new Message.Tgetattr(fid, Rgetattr.BASIC), Rgetattr.class);
@@ -1121,39 +1121,11 @@ public final class NinepFilesystem implements FuseFilesystem {
         return new EntryOut(node.nodeid, 0, policy.entryTimeoutNanos(), policy.attrTimeoutNanos(), Attrs.of(a));
     }
 
-    /** A new fid walked from {@code from} to {@code name}; ENOENT if the name is not there. */
-    private int walkFid(FuseRequest r, int from, String name) throws FuseException {
-        int fid = client.allocFid();
-        Rwalk w;
-        try {
-            w = rpc.call(r, new Message.Twalk(from, fid, List.of(name)), Rwalk.class);
-        } catch (FuseException e) {
-            rpc.abandon(fid, e);
-            throw e;
-        }
-        if (w.wqids().size() != 1) {
-            // walk(5): a partial walk leaves newfid unassigned.
-            client.freeFid(fid);
-            throw new FuseException(Errno.ENOENT);
-        }
-        return fid;
-    }
 
-    /** A new fid for the same file as {@code from} (a walk of no names). */
-    private int cloneFid(FuseRequest r, int from) throws FuseException {
-        int fid = client.allocFid();
-        try {
-            rpc.call(r, new Message.Twalk(from, fid, List.of()), Rwalk.class);
-        } catch (FuseException e) {
-            rpc.abandon(fid, e);
-            throw e;
-        }
-        return fid;
-    }
 
     /** Clones the node's fid, opens the clone and makes it a FUSE handle. */
     private OpenHandle openFid(FuseRequest r, Node node, int flags) throws FuseException {
-        int fid = cloneFid(r, node.fid);
+        int fid = rpc.clone(r, node.fid);
         Rlopen o;
         try {
             o = rpc.call(r, new Message.Tlopen(fid, flags), Rlopen.class);

@@ -7,6 +7,7 @@ import io.c9fs.transport.client.NinepClient;
 import io.c9fs.transport.client.NinepException;
 import io.c9fs.transport.proto.Message;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -69,6 +70,36 @@ final class Rpc {
     }
 
     /** Clunks a fid in the background and returns its number to the client's pool. */
+    /** A new fid walked from {@code from} to its entry {@code name}; ENOENT if there is none. */
+    int walk(FuseRequest r, int from, String name) throws FuseException {
+        int fid = client.allocFid();
+        Message.Rwalk w;
+        try {
+            w = call(r, new Message.Twalk(from, fid, List.of(name)), Message.Rwalk.class);
+        } catch (FuseException e) {
+            abandon(fid, e);
+            throw e;
+        }
+        if (w.wqids().size() != 1) {
+            // walk(5): a partial walk leaves newfid unassigned.
+            client.freeFid(fid);
+            throw new FuseException(Errno.ENOENT);
+        }
+        return fid;
+    }
+
+    /** A new fid for the same file as {@code from} (a walk of no names). */
+    int clone(FuseRequest r, int from) throws FuseException {
+        int fid = client.allocFid();
+        try {
+            call(r, new Message.Twalk(from, fid, List.of()), Message.Rwalk.class);
+        } catch (FuseException e) {
+            abandon(fid, e);
+            throw e;
+        }
+        return fid;
+    }
+
     void clunk(int fid) {
         if (!client.isOpen()) {
             client.freeFid(fid);
