@@ -47,6 +47,8 @@ public final class PageCache {
     private final Cache<BlockKey, Block> blocks;
     private final ConcurrentHashMap<BlockKey, CompletableFuture<Block>> loading = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<Long, AtomicLong> generations = new ConcurrentHashMap<>();
+    /** Where each file's last read ended, to tell sequential reads from random ones. */
+    private final ConcurrentHashMap<Long, Long> lastEnds = new ConcurrentHashMap<>();
 
     private final LongAdder hits = new LongAdder();
     private final LongAdder misses = new LongAdder();
@@ -97,6 +99,7 @@ public final class PageCache {
         }
         long first = offset / blockSize;
         long last = (offset + length - 1) / blockSize;
+        boolean sequential = sequential(path, offset, length);
         List<CompletableFuture<Block>> parts = new ArrayList<>((int) (last - first + 1));
         Run run = new Run(path, loader);
         for (long i = first; i <= last; i++) {
@@ -122,23 +125,46 @@ public final class PageCache {
                 parts.add(mine);
             }
         }
-        if (!run.isEmpty()) {
-            // Readahead: extend the last run over following blocks nobody has or is loading.
+        if (sequential) {
+            // Readahead, also when every block was a hit: keep readaheadBytes loaded or loading
+            // past the reader, so a sequential reader finds its blocks there instead of waiting
+            // a round trip at each window's end. One run: contiguous blocks nobody has or loads.
+            boolean claimed = !run.isEmpty();
             for (long i = last + 1; i <= last + readaheadBlocks; i++) {
                 BlockKey key = new BlockKey(path, i);
-                if (blocks.getIfPresent(key) != null) {
-                    break;
+                boolean present = blocks.getIfPresent(key) != null || loading.containsKey(key);
+                if (present) {
+                    if (claimed) {
+                        break;
+                    }
+                    continue;
                 }
                 CompletableFuture<Block> ahead = new CompletableFuture<>();
                 if (loading.putIfAbsent(key, ahead) != null) {
                     break;
                 }
                 run.add(i, ahead);
+                claimed = true;
             }
-            run.start();
         }
+        run.start();
         return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new))
                 .thenApply(v -> copyOut(parts, offset, dst));
+    }
+
+    /**
+     * True if this read continues the file's previous one (allowing the reordering of the kernel's
+     * concurrent readahead), and records where it ends. Random reads (mmap faults under
+     * MADV_RANDOM, databases) load only the blocks they touch: reading a megabyte ahead of every
+     * 4 KiB fault would multiply their cost.
+     */
+    private boolean sequential(long path, long offset, int length) {
+        Long before = lastEnds.put(path, offset + length);
+        if (before == null) {
+            return offset == 0;
+        }
+        long window = (readaheadBlocks + 1) * (long) blockSize;
+        return offset >= before - window && offset <= before + window;
     }
 
     /** Contiguous blocks claimed in {@link #loading} by one reader, loaded with one loader call. */

@@ -65,12 +65,32 @@ class PageCacheTest {
     void missLoadsTheRunPlusReadaheadAndLaterReadsHit() throws Exception {
         FakeServer srv = new FakeServer(8 * BS, 1);
         PageCache c = new PageCache(64L << 20, BS, 2 * BS);
-        assertArrayEquals(srv.slice(100, 4096), read(c, 7, 100, 4096, srv));
+        assertArrayEquals(srv.slice(0, 4096), read(c, 7, 0, 4096, srv));
         assertEquals(1, srv.loads.size());
         assertEquals(3L * BS, srv.loads.get(0)[1], "one block asked for, two read ahead");
         assertArrayEquals(srv.slice(BS + 10, BS), read(c, 7, BS + 10, BS, srv));
-        assertEquals(1, srv.loads.size(), "blocks 1 and 2 came from readahead");
+        assertEquals(2, srv.loads.size());
+        assertEquals(3L * BS, srv.loads.get(1)[0], "blocks 1 and 2 came from readahead; it moves on past them");
         assertTrue(c.stats().hits() >= 2);
+    }
+
+    @Test
+    void randomReadsLoadOnlyWhatTheyTouch() throws Exception {
+        FakeServer srv = new FakeServer(64 * BS, 7);
+        PageCache c = new PageCache(64L << 20, BS, 8 * BS);
+        assertArrayEquals(srv.slice(40L * BS + 8, 4096), read(c, 7, 40L * BS + 8, 4096, srv));
+        assertArrayEquals(srv.slice(3L * BS, 4096), read(c, 7, 3L * BS, 4096, srv));
+        assertArrayEquals(srv.slice(57L * BS, 4096), read(c, 7, 57L * BS, 4096, srv));
+        assertEquals(3, srv.loads.size());
+        for (long[] l : srv.loads) {
+            assertEquals(BS, l[1], "a random read loads its own block, no readahead");
+        }
+        read(c, 7, 57L * BS + 4096, 4096, srv); // continues the last read: sequential from here
+        assertEquals(4, srv.loads.size());
+        assertEquals(58L * BS, srv.loads.get(3)[0]);
+        assertEquals(8L * BS, srv.loads.get(3)[1], "readahead once reads run on");
+        read(c, 7, 58L * BS, 4096, srv);
+        assertEquals(66L * BS, srv.loads.get(4)[0], "and keeps a window ahead of the reader");
     }
 
     @Test

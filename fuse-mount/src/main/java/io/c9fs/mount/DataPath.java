@@ -67,6 +67,47 @@ final class DataPath {
     }
 
     /**
+     * Reads up to {@code size} bytes at {@code offset} without blocking the caller: for the page
+     * cache, which loads ahead of sequential readers while they are answered from blocks already
+     * there. Pieces of at most {@code chunk} bytes are all in flight at once; the result stops at
+     * the first short piece (end of file). Not interruptible: no process waits on it directly.
+     */
+    static CompletableFuture<byte[]> readAsync(Rpc rpc, int fid, int chunk, long offset, int size) {
+        List<CompletableFuture<Rread>> parts = new ArrayList<>();
+        for (int done = 0; done < size; done += chunk) {
+            parts.add(rpc.send(new Message.Tread(fid, offset + done, Math.min(chunk, size - done)), Rread.class));
+        }
+        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).handle((v, err) -> {
+            if (err != null) {
+                parts.forEach(Rpc::discard);
+                throw new java.util.concurrent.CompletionException(Rpc.error(err));
+            }
+            byte[] out = new byte[size];
+            int total = 0;
+            boolean ended = false;
+            for (int i = 0; i < parts.size(); i++) {
+                Rread rr = parts.get(i).join();
+                try {
+                    if (ended) {
+                        continue;
+                    }
+                    int want = Math.min(chunk, size - i * chunk);
+                    ByteBuf data = rr.data();
+                    int got = Math.min(data.readableBytes(), want);
+                    data.getBytes(data.readerIndex(), out, total, got);
+                    total += got;
+                    // End of file: what later pieces read (bytes written since) must not be
+                    // glued after a hole.
+                    ended = got < want;
+                } finally {
+                    rr.release();
+                }
+            }
+            return total == size ? out : java.util.Arrays.copyOf(out, total);
+        });
+    }
+
+    /**
      * Writes {@code src}'s remaining bytes at {@code offset}. Returns how many landed as a prefix;
      * an error only if none did (a short count is how write(2) reports a partial write).
      */

@@ -113,6 +113,13 @@ public final class NinepFilesystem implements FuseFilesystem {
     private final NinepClient client;
     private final Rpc rpc;
     private final NodeTable nodes;
+    /**
+     * Largest Tread/Twrite this mount sends even when msize allows more: a 1 MiB kernel request
+     * becomes several pieces in flight at once, which the server's workers serve in parallel,
+     * instead of one round trip that nothing overlaps.
+     */
+    private static final int PIECE = 128 * 1024;
+
     private final CachePolicy policy;
     private final Duration requestTimeout;
     private final ConcurrentMap<Long, OpenHandle> handles = new ConcurrentHashMap<>();
@@ -478,15 +485,7 @@ public final class NinepFilesystem implements FuseFilesystem {
         if (pages == null) {
             return DataPath.read(rpc, r, h.fid, h.chunk, offset, size, dst);
         }
-        BlockLoader loader = (path, at, length) -> {
-            ByteBuffer buf = ByteBuffer.allocate(length);
-            try {
-                int n = DataPath.read(rpc, r, h.fid, h.chunk, at, length, buf);
-                return CompletableFuture.completedFuture(Arrays.copyOf(buf.array(), n));
-            } catch (FuseException e) {
-                return CompletableFuture.failedFuture(e);
-            }
-        };
+        BlockLoader loader = (path, at, length) -> DataPath.readAsync(rpc, h.fid, h.chunk, at, length);
         try {
             return pages.read(h.node.qidPath, offset, dst, loader).get(requestTimeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
@@ -754,6 +753,7 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     @Override
     public byte[] getxattr(FuseRequest r, long nodeid, String name) throws FuseException {
+        localOnly(name);
         Node node = nodes.get(nodeid);
         return fresh(r, () -> readXattr(r, node, name), node);
     }
@@ -813,15 +813,31 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     @Override
     public void setxattr(FuseRequest r, long nodeid, String name, byte[] value, int flags) throws FuseException {
+        if (name.startsWith("security.")) {
+            throw new FuseException(Errno.EOPNOTSUPP, name + " is not forwarded to the server");
+        }
         Node node = nodes.get(nodeid);
         fresh(r, () -> writeXattr(r, node, name, value, flags), node);
     }
 
     @Override
     public void removexattr(FuseRequest r, long nodeid, String name) throws FuseException {
+        localOnly(name);
         // 9P2000.L removes an attribute by creating it empty with XATTR_REPLACE (as Linux v9fs does).
         Node node = nodes.get(nodeid);
         fresh(r, () -> writeXattr(r, node, name, new byte[0], XATTR_REPLACE), node);
+    }
+
+    /**
+     * The security.* namespace (SELinux and SMACK labels, capabilities) is not forwarded, as NFS
+     * does not forward it without labeled NFS: a label means something only to the kernel that
+     * enforces it, which is the server's. It also spares every `ls -l` one round trip per entry,
+     * the security.selinux lookup coreutils makes.
+     */
+    private static void localOnly(String name) throws FuseException {
+        if (name.startsWith("security.")) {
+            throw new FuseException(Errno.ENODATA, name + " is not forwarded to the server");
+        }
     }
 
     /** Txattrcreate turns a fid into the value's sink; the value is set when that fid is clunked. */
@@ -1137,7 +1153,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     }
 
     private OpenHandle register(Node node, int fid, int iounit) {
-        int max = client.msize() - Message.IOHDRSZ;
+        int max = Math.min(client.msize() - Message.IOHDRSZ, PIECE);
         int chunk = iounit > 0 ? Math.min(iounit, max) : max;
         OpenHandle h = new OpenHandle(nextFh.getAndIncrement(), node, fid, chunk);
         handles.put(h.fh, h);

@@ -13,8 +13,12 @@ public record ServerLimits(int maxFids, int maxInFlight, int maxMsize) {
         }
     }
 
-    /** 4096 fids, 256 requests in flight, msize 1 MiB of data plus the I/O header. */
+    /**
+     * 65536 fids (a client holds one per inode its kernel caches: `ls -l` of a large directory
+     * takes one per entry, as with diod), 256 requests in flight, msize 1 MiB of data plus the I/O
+     * header.
+     */
     public static ServerLimits defaults() {
-        return new ServerLimits(4096, 256, (1 << 20) + Message.IOHDRSZ);
+        return new ServerLimits(1 << 16, 256, (1 << 20) + Message.IOHDRSZ);
     }
 }
