@@ -47,6 +47,8 @@ public final class PageCache {
     private final Cache<BlockKey, Block> blocks;
     private final ConcurrentHashMap<BlockKey, CompletableFuture<Block>> loading = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<Long, AtomicLong> generations = new ConcurrentHashMap<>();
+    /** The indexes of each file's cached short blocks: where it ends, and empty ones past that. */
+    private final ConcurrentHashMap<Long, java.util.Set<Long>> shortBlocks = new ConcurrentHashMap<>();
     /** Where each file's last read ended, to tell sequential reads from random ones. */
     private final ConcurrentHashMap<Long, Long> lastEnds = new ConcurrentHashMap<>();
 
@@ -230,6 +232,9 @@ public final class PageCache {
             byte[] copy = len == 0 ? EMPTY : Arrays.copyOfRange(data, from, from + len);
             Block b = new Block(copy, len);
             if (generation.get() == gen) {
+                if (len < blockSize) {
+                    shortBlocks.computeIfAbsent(path, p -> ConcurrentHashMap.newKeySet()).add(start + k);
+                }
                 blocks.put(key, b);
                 // An invalidation bumps the generation before it removes blocks: if it ran
                 // between the check and the put, it may have missed this block, so look again.
@@ -278,11 +283,15 @@ public final class PageCache {
             for (long i = first; i <= last; i++) {
                 blocks.invalidate(new BlockKey(path, i));
             }
+        } else {
+            blocks.asMap().keySet().removeIf(k -> k.path() == path && k.index() >= first && k.index() <= last);
         }
-        blocks.asMap().keySet().removeIf(k -> k.path() == path && k.index() >= first && k.index() <= last);
         // A block cached as "short" (end of file) before a write or extend further on is no
-        // longer where the file ends: drop the file's short blocks too.
-        blocks.asMap().entrySet().removeIf(e -> e.getKey().path() == path && e.getValue().length() < blockSize);
+        // longer where the file ends: drop it too.
+        java.util.Set<Long> eof = shortBlocks.remove(path);
+        if (eof != null) {
+            eof.forEach(i -> blocks.invalidate(new BlockKey(path, i)));
+        }
     }
 
     /** Drops every cached block of every file; loads in flight will not be cached. */
