@@ -310,6 +310,8 @@ public final class Main {
             cmd.add("setsid");
         }
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        // The daemon runs with this JVM's options (heap bound, GC, system properties).
+        cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(Main.class.getName());
