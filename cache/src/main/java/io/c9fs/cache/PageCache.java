@@ -279,6 +279,10 @@ public final class PageCache {
         generation(path).incrementAndGet();
         long first = offset / blockSize;
         long last = length == 0 ? Long.MAX_VALUE : (offset + length - 1) / blockSize;
+        // Loads in flight are forgotten too: a reader that comes after this invalidation must start
+        // its own load, not wait for bytes that left the server before it (those readers that
+        // already wait still get them: their read overlapped the change).
+        loading.keySet().removeIf(k -> k.path() == path && k.index() >= first && k.index() <= last);
         if (last - first < 64) {
             for (long i = first; i <= last; i++) {
                 blocks.invalidate(new BlockKey(path, i));
@@ -297,6 +301,7 @@ public final class PageCache {
     /** Drops every cached block of every file; loads in flight will not be cached. */
     public void invalidateAll() {
         generations.values().forEach(AtomicLong::incrementAndGet);
+        loading.clear();
         blocks.invalidateAll();
     }
 

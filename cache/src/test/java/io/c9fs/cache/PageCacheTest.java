@@ -120,6 +120,29 @@ class PageCacheTest {
         assertEquals(2, srv.loads.size());
     }
 
+    /** A read after a recall must not be answered by a load that left the server before it. */
+    @Test
+    void aReadAfterAnInvalidationDoesNotJoinALoadFromBeforeIt() throws Exception {
+        FakeServer srv = new FakeServer(2 * BS, 8);
+        PageCache c = new PageCache(64L << 20, BS, 0);
+        srv.hold = true;
+        CompletableFuture<Integer> early = c.read(3, 0, ByteBuffer.allocate(4), srv);
+        byte old = srv.file[0];
+        srv.file[0] ^= 0x5a;               // the change...
+        c.invalidate(3, 0, 4);             // ...and its recall, while the early load is on the wire
+        srv.hold = false;
+        ByteBuffer late = ByteBuffer.allocate(4);
+        assertEquals(4, c.read(3, 0, late, srv).get(5, TimeUnit.SECONDS));
+        assertEquals(srv.file[0], late.get(0), "the late read loaded again");
+        assertEquals(2, srv.loads.size());
+        srv.held.get(0).complete(null);
+        assertEquals(4, early.get(5, TimeUnit.SECONDS));
+        ByteBuffer again = ByteBuffer.allocate(4);
+        c.read(3, 0, again, srv).get(5, TimeUnit.SECONDS);
+        assertEquals(srv.file[0], again.get(0), "nor did the early load's old bytes get cached");
+        assertTrue(old != srv.file[0]);
+    }
+
     @Test
     void concurrentReadersOfALoadingBlockShareOneLoad() throws Exception {
         FakeServer srv = new FakeServer(2 * BS, 4);
