@@ -41,6 +41,7 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class PageCache {
     private static final byte[] EMPTY = new byte[0];
+    private static final long AFTER_RECALL = -1;
 
     private final int blockSize;
     private final int readaheadBlocks;
@@ -49,7 +50,12 @@ public final class PageCache {
     private final ConcurrentHashMap<Long, AtomicLong> generations = new ConcurrentHashMap<>();
     /** The indexes of each file's cached short blocks: where it ends, and empty ones past that. */
     private final ConcurrentHashMap<Long, java.util.Set<Long>> shortBlocks = new ConcurrentHashMap<>();
-    /** Where each file's last read ended, to tell sequential reads from random ones. */
+    /**
+     * Where each file's last read ended, to tell sequential reads from random ones; after an
+     * invalidation, {@link #AFTER_RECALL}: the first read of a recalled range fetches just what it
+     * needs, since the file is being written elsewhere (and a readahead window of reads would
+     * each recall the writer's pages again).
+     */
     private final ConcurrentHashMap<Long, Long> lastEnds = new ConcurrentHashMap<>();
 
     private final LongAdder hits = new LongAdder();
@@ -165,6 +171,9 @@ public final class PageCache {
         if (before == null) {
             return offset == 0;
         }
+        if (before == AFTER_RECALL) {
+            return false;
+        }
         long window = (readaheadBlocks + 1) * (long) blockSize;
         return offset >= before - window && offset <= before + window;
     }
@@ -277,6 +286,7 @@ public final class PageCache {
      */
     public void invalidate(long path, long offset, long length) {
         generation(path).incrementAndGet();
+        lastEnds.put(path, AFTER_RECALL);
         long first = offset / blockSize;
         long last = length == 0 ? Long.MAX_VALUE : (offset + length - 1) / blockSize;
         // Loads in flight are forgotten too: a reader that comes after this invalidation must start

@@ -38,7 +38,11 @@ final class KernelNotifications implements KernelCache {
         Node n = nodes.byQidPath(path);
         if (n != null) {
             inval(n.nodeid, offset, length);
-            refreshSize(n);
+            if (length == 0) {
+                // Whole-file recalls come with truncation and local changes: sizes that moved.
+                // A write that moved the end of the file is recalled as an attribute too.
+                refreshSize(n);
+            }
         }
     }
 

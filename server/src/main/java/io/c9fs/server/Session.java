@@ -463,6 +463,7 @@ final class Session {
                 ? data.nioBuffer() : ByteBuffer.wrap(toBytes(data));
         long offset = t.offset();
         int done = 0;
+        long size = -1;
         f.node.changing();
         try {
             while (src.hasRemaining()) {
@@ -476,9 +477,14 @@ final class Session {
             }
         } finally {
             f.node.mutated(owner);
-            changed(f.node, f.ioFd);
+            size = changed(f.node, f.ioFd);
         }
         ch.data(f.node.qidPath(), offset, done);
+        if (size >= 0 && offset + done >= size) {
+            // The write reached the end of the file, so it may have moved it: the size is an
+            // attribute, recalled as such (holders refresh it, mapped readers depend on it).
+            ch.attr(f.node.qidPath());
+        }
         return new Rwrite(done);
     }
 
@@ -486,15 +492,16 @@ final class Session {
      * Ends a change of {@code node}'s file that began with {@link FileNode#changing}: records the
      * qid.version it left, so the local-change watcher knows the inotify event for it as ours.
      */
-    void changed(FileNode node, int fd) {
-        int version;
+    long changed(FileNode node, int fd) {
+        HostStat st;
         try {
-            version = export.qid(Posix.fstat(fd), node).version();
+            st = Posix.fstat(fd);
         } catch (ErrnoException e) {
             node.changeFailed();
-            return;
+            return -1;
         }
-        node.changed(version);
+        node.changed(export.qid(st, node).version());
+        return st.size();
     }
 
     /** A host call made on behalf of a request. */

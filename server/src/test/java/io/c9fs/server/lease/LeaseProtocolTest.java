@@ -280,10 +280,34 @@ class LeaseProtocolTest {
         }
     }
 
+    /** A write that moves the end of file recalls the size too: mapped readers elsewhere depend on it. */
+    @Test
+    void aWriteThatExtendsTheFileRecallsItsAttributes() throws Exception {
+        try (ServedExport x = serve(10_000)) {
+            Files.writeString(x.dir.resolve("f"), "abc");
+            Conn a = conn(x, C9);
+            a.walk("f");
+            try (Leaseholder ha = Leaseholder.listen(a.c(), true)) {
+                Conn b = conn(x, L);
+                int fid = b.open("f");
+                assertEquals(1, b.write(fid, 0, "x").get(5, TimeUnit.SECONDS).count());
+                assertEquals(4, b.write(fid, 3, "more").get(5, TimeUnit.SECONDS).count());
+                java.util.List<Integer> kinds = new java.util.ArrayList<>();
+                Leaseholder.Arrived r;
+                while ((r = ha.poll(300)) != null) {
+                    kinds.add(r.recall().kind());
+                }
+                assertEquals(java.util.List.of(Message.Recall.DATA, Message.Recall.DATA, Message.Recall.ATTR),
+                        kinds, "an overwrite recalls data; an append data and the size");
+            }
+        }
+    }
+
     @Test
     void requestsWaitingForRecallsHoldNoWorker() throws Exception {
         try (ServedExport x = serve(10_000)) {
-            Files.writeString(x.dir.resolve("f"), "abc");
+            // Longer than the writes reach: each write then recalls data only, not the size.
+            Files.writeString(x.dir.resolve("f"), "abc".repeat(100));
             Conn a = conn(x, C9);
             a.walk("f");
             try (Leaseholder ha = Leaseholder.listen(a.c(), false)) {
