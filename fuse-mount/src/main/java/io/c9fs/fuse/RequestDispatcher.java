@@ -36,6 +36,10 @@ final class RequestDispatcher {
         int opcode = req.getInt(4);
         long unique = req.getLong(8);
         long nodeid = req.getLong(16);
+        if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
+            LOG.log(System.Logger.Level.DEBUG, "fuse <- unique " + unique + " opcode " + opcode + " nodeid " + nodeid
+                    + " len " + len + " pid " + req.getInt(32));
+        }
         switch (opcode) {
             case Opcode.FORGET:
                 forget(nodeid, req.getLong(FuseWire.IN_HEADER));
@@ -389,6 +393,10 @@ final class RequestDispatcher {
      * ENODEV: unmounted; the worker learns it from its next read.
      */
     private void write(long unique, ByteBuffer msg) {
+        if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
+            LOG.log(System.Logger.Level.DEBUG, "fuse -> unique " + unique + " error " + msg.getInt(msg.position() + 4)
+                    + " len " + msg.remaining());
+        }
         int rc = device.write(msg);
         if (rc < 0 && rc != -Errno.ENOENT && rc != -Errno.ENODEV) {
             LOG.log(System.Logger.Level.WARNING, "reply to request " + unique + " failed: "

@@ -61,6 +61,9 @@ public final class Main {
     }
 
     public static void main(String[] argv) {
+        // -o debug traces every FUSE request and 9P message; read before anything logs.
+        io.c9fs.transport.Logs.configure(java.util.Arrays.stream(argv)
+                .anyMatch(a -> java.util.Arrays.asList(a.replaceFirst("^-o", "").split(",")).contains("debug")));
         System.exit(run(argv, System.out, System.err));
     }
 

@@ -51,6 +51,7 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
             "  version=V          9P version to offer: 9P2000.L.c9 (default: 9P2000.L with leases,",
             "                     falling back to 9P2000.L), 9P2000.L, 9P2000.u, 9P2000",
             "  noleases           do not ask for leases: close-to-open consistency only",
+            "  debug              log every FUSE request and 9P message (to the log= file when detached)",
             "  uname=U            user to attach as (default: the current user)",
             "  aname=A            file tree to attach (default: empty; diod wants the export path)",
             "  actimeo=S          entry and attribute cache timeout in seconds (default 1)",
@@ -167,6 +168,9 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
                     case "noleases":
                         version = "9P2000.L";
                         break;
+                    case "debug":
+                        break; // read by Main before anything logs
+
                     case "uname":
                         uname = text(key, value);
                         break;

@@ -27,7 +27,7 @@ import java.util.concurrent.CountDownLatch;
 public final class Main {
     static final String USAGE = String.join("\n",
             "usage: c9fs-serve --export DIR [--listen HOST:PORT] [--read-only]",
-            "                  [--auth-token FILE] [--insecure] [--no-leases] [--lease-term MS] [--help]",
+            "                  [--auth-token FILE] [--insecure] [--no-leases] [--lease-term MS] [--debug] [--help]",
             "  --export DIR       directory to serve (required)",
             "  --listen HOST:PORT address to listen on (default 127.0.0.1:5640; also unix:/path)",
             "  --read-only        refuse every change with EROFS",
@@ -35,6 +35,7 @@ public final class Main {
             "  --insecure         allow a non-loopback address without --auth-token",
             "  --no-leases        do not offer 9P2000.L.c9 (leases and recalls)",
             "  --lease-term MS    lease term in milliseconds (default 10000)",
+            "  --debug            log every 9P message received and sent (stderr)",
             "Speaks 9P2000.L.c9, 9P2000.L, 9P2000.u and 9P2000; stops cleanly on SIGINT/SIGTERM.");
 
     /** A command-line mistake: reported as one line with exit status 2. */
@@ -48,6 +49,8 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        // --debug traces every 9P message; it is read here, before anything logs.
+        io.c9fs.transport.Logs.configure(Arrays.asList(args).contains("--debug"));
         System.exit(run(args, System.out, System.err));
     }
 
@@ -124,6 +127,9 @@ public final class Main {
                 case "--no-leases":
                     leases = false;
                     break;
+                case "--debug":
+                    break; // read by main
+
                 case "--lease-term":
                     termMs = milliseconds(value(args, ++i, "--lease-term"));
                     break;

@@ -309,6 +309,9 @@ public final class NinepClient implements AutoCloseable {
         }
         requests.increment();
         bytesSent.add(frame.readableBytes());
+        if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
+            LOG.log(System.Logger.Level.DEBUG, "9p -> " + address + " tag " + tag + " " + request);
+        }
         pending.set(tag, p);
         if (failure != null && pending.compareAndSet(tag, p, null)) {
             // Lost the race with channelInactive's sweep: fail here, the sweep did not see us.
@@ -468,6 +471,9 @@ public final class NinepClient implements AutoCloseable {
     private void reply(Fcall fc) {
         int tag = fc.tag();
         Message m = fc.message();
+        if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
+            LOG.log(System.Logger.Level.DEBUG, "9p <- " + address + " tag " + tag + " " + m);
+        }
         Pending p = tag < Message.NOTAG ? pending.get(tag) : null;
         if (p == null) {
             m.release();

@@ -72,6 +72,9 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             protocolError(ctx, new ProtocolException(m.getClass().getSimpleName()
                     + " before a successful Tversion", fcall.tag()));
         } else {
+            if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
+                LOG.log(System.Logger.Level.DEBUG, "9p <- " + conn.remote() + " " + fcall);
+            }
             handler.request(conn, fcall);
         }
     }

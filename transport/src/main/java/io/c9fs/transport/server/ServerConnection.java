@@ -72,6 +72,9 @@ public final class ServerConnection {
      * client's tag does not hang.
      */
     public void reply(int tag, Message rmessage) {
+        if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
+            LOG.log(System.Logger.Level.DEBUG, "9p -> " + remote() + " tag " + tag + " " + rmessage);
+        }
         ByteBuf frame;
         try {
             frame = codec.encode(new Fcall(tag, rmessage), channel.alloc());
