@@ -72,6 +72,7 @@ public final class FileServer implements AutoCloseable {
      * @throws IOException if the address cannot be listened on
      */
     public static FileServer start(ServerConfig config) throws ErrnoException, IOException {
+        Posix.raiseOpenFileLimit();
         Export export = Export.open(config.export(), config.readOnly());
         FileServer fs;
         try {

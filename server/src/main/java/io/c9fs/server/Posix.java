@@ -67,6 +67,10 @@ public final class Posix {
         int setxattr(String path, String name, @In ByteBuffer value, long size, int flags);
         int removexattr(String path, String name);
         int geteuid();
+
+        int getrlimit(int resource, @Out long[] rlim);
+
+        int setrlimit(int resource, @In long[] rlim);
     }
 
     private static final LibC LIBC = LibraryLoader.create(LibC.class).load("c");
@@ -75,6 +79,35 @@ public final class Posix {
             () -> ByteBuffer.allocateDirect(4096).order(ByteOrder.LITTLE_ENDIAN));
 
     private Posix() {
+    }
+
+    private static final int RLIMIT_NOFILE = 7;
+
+    /**
+     * Raises this process's open-file limit as far as it may go, and returns the new soft limit:
+     * every fid holds descriptors, and a client's kernel may cache tens of thousands of inodes
+     * (one fid each). Root may raise the hard limit too, up to /proc/sys/fs/nr_open.
+     */
+    public static long raiseOpenFileLimit() {
+        long[] lim = new long[2];
+        if (LIBC.getrlimit(RLIMIT_NOFILE, lim) != 0) {
+            return -1;
+        }
+        long want = lim[1];
+        if (LIBC.geteuid() == 0) {
+            try {
+                want = Math.max(want, Long.parseLong(java.nio.file.Files.readString(
+                        java.nio.file.Path.of("/proc/sys/fs/nr_open")).trim()));
+            } catch (java.io.IOException | NumberFormatException e) {
+                // keep the hard limit
+            }
+        }
+        long[] raised = {want, want};
+        if (LIBC.setrlimit(RLIMIT_NOFILE, raised) == 0) {
+            return want;
+        }
+        long[] soft = {lim[1], lim[1]};
+        return LIBC.setrlimit(RLIMIT_NOFILE, soft) == 0 ? lim[1] : lim[0];
     }
 
     private static ByteBuffer scratch() {
