@@ -257,7 +257,18 @@ public final class LeaseManager {
 
     /** Attributes of {@code path} changed (chmod, chown, utimes, xattrs, nlink, ctime). */
     public CompletableFuture<Void> attrChanged(Holder h, long path) {
-        return recall(h, path, Kind.ATTR, 0, 0, "", false);
+        // As for data (dataChange): an attribute change made while laundering — an append's new
+        // size — is recalled without waiting, or the holder and the reader it launders for
+        // would wait on each other until expiry.
+        List<Delivery> out = new ArrayList<>();
+        List<CompletableFuture<Void>> waits = new ArrayList<>();
+        boolean laundering;
+        synchronized (this) {
+            laundering = isRecalledLocked(h, path);
+            recallLocked(h, path, Kind.ATTR, 0, 0, "", false, out, waits);
+        }
+        send(out);
+        return laundering ? CompletableFuture.completedFuture(null) : all(waits);
     }
 
     /** The entry {@code name} of directory {@code dirPath} was created, removed or renamed. */

@@ -74,6 +74,29 @@ class LeaseManagerTest {
         assertEquals(0, m.counts().recallsOutstanding());
     }
 
+    /**
+     * A writer laundering for a reader (its recall outstanding) appends: the size's recall to the
+     * reader is sent but not waited for — the reader acknowledges only once its read, which waits
+     * for the writer, is answered (found by the demo: a cycle until expiry).
+     */
+    @Test
+    void anAttributeChangeWhileLaunderingDoesNotWait() throws Exception {
+        LeaseManager m = manager(Duration.ofSeconds(10));
+        Client writer = client();
+        Client reader = client();
+        m.grant(writer, 5, LeaseManager.WRITE).get(1, TimeUnit.SECONDS);
+        CompletableFuture<Integer> second = m.grant(reader, 5, LeaseManager.WRITE);
+        m.acknowledge(writer, writer.got.get(0).id());
+        second.get(1, TimeUnit.SECONDS);
+        writer.got.clear();
+        CompletableFuture<Void> read = m.beforeRead(reader, 5, 0, 4096);
+        assertFalse(read.isDone(), "the writer launders first");
+        assertTrue(m.afterWrite(writer, 5, 0, 4096).isDone(), "its laundering write does not wait");
+        assertTrue(m.attrChanged(writer, 5).isDone(), "nor does the size it moved");
+        assertTrue(reader.got.stream().anyMatch(r -> r.kind() == LeaseManager.Kind.ATTR), "but the reader is told");
+        assertFalse(m.attrChanged(null, 5).isDone(), "anyone else's change waits as usual");
+    }
+
     @Test
     void theWritersOwnCacheIsNotRecalled() {
         LeaseManager m = manager(Duration.ofSeconds(10));
