@@ -117,6 +117,21 @@ public final class FuseMount {
         }
     }
 
+    /** True if something (of any type) is mounted on {@code real}, per /proc/self/mountinfo. */
+    public static boolean isMountpoint(Path real) {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/self/mountinfo"), StandardCharsets.UTF_8)) {
+                String[] f = l.split(" ");
+                if (f.length > 4 && unescape(f[4]).equals(real.toString())) {
+                    return true;
+                }
+            }
+        } catch (IOException e) {
+            return false;
+        }
+        return false;
+    }
+
     /**
      * The fusectl connection number is the superblock's device number, read from
      * /proc/self/mountinfo (stat on the mountpoint would itself need a worker). -1 if not found.

@@ -228,7 +228,7 @@ public final class Main {
             throw new MountFailure("mountpoint " + mp + ": " + e.getMessage()
                     + " (a dead mount? try c9fs-mount -u " + mp + ")");
         }
-        if (isMountpoint(real)) {
+        if (FuseMount.isMountpoint(real)) {
             // Listing asks the filesystem (stat may be answered from cached attributes): a FUSE
             // mount whose daemon died fails it with ENOTCONN.
             try (Stream<Path> entries = Files.list(real)) {
@@ -451,35 +451,6 @@ public final class Main {
             // unknown: treated as unprivileged
         }
         return -1;
-    }
-
-    private static boolean isMountpoint(Path real) {
-        try {
-            for (String l : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
-                String[] f = l.split(" ");
-                if (f.length > 4 && unescape(f[4]).equals(real.toString())) {
-                    return true;
-                }
-            }
-        } catch (IOException e) {
-            return false;
-        }
-        return false;
-    }
-
-    /** mountinfo escapes space, tab, newline and backslash as octal. */
-    private static String unescape(String s) {
-        StringBuilder b = new StringBuilder(s.length());
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c == '\\' && i + 3 < s.length()) {
-                b.append((char) Integer.parseInt(s.substring(i + 1, i + 4), 8));
-                i += 3;
-            } else {
-                b.append(c);
-            }
-        }
-        return b.toString();
     }
 
     private static boolean onPath(String program) {
