@@ -261,7 +261,7 @@ public final class LegacyFilesystem implements FuseFilesystem {
         Node dir = nodes.get(parent);
         int fid = rpc.walk(r, dir.fid, name);
         try {
-            if (exists(r, dir, newName)) {
+            if (rpc.exists(r, dir.fid, newName)) {
                 if ((flags & RENAME_NOREPLACE) != 0) {
                     throw new FuseException(Errno.EEXIST);
                 }
@@ -277,17 +277,6 @@ public final class LegacyFilesystem implements FuseFilesystem {
         }
     }
 
-    private boolean exists(FuseRequest r, Node dir, String name) throws FuseException {
-        try {
-            rpc.clunk(rpc.walk(r, dir.fid, name));
-            return true;
-        } catch (FuseException e) {
-            if (e.errno() == Errno.ENOENT) {
-                return false;
-            }
-            throw e;
-        }
-    }
 
     @Override
     public EntryOut link(FuseRequest r, long nodeid, long newParent, String newName) throws FuseException {

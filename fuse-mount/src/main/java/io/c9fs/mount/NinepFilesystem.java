@@ -340,7 +340,7 @@ public final class NinepFilesystem implements FuseFilesystem {
         }
         Node dir = nodes.get(parent);
         Node newDir = nodes.get(newParent);
-        if ((flags & RENAME_NOREPLACE) != 0 && fresh(r, () -> exists(r, newDir, newName), newDir)) {
+        if ((flags & RENAME_NOREPLACE) != 0 && fresh(r, () -> rpc.exists(r, newDir.fid, newName), newDir)) {
             // Emulated: a check and a rename, not atomic against other clients.
             throw new FuseException(Errno.EEXIST);
         }
@@ -392,17 +392,6 @@ public final class NinepFilesystem implements FuseFilesystem {
         }
     }
 
-    private boolean exists(FuseRequest r, Node dir, String name) throws FuseException {
-        try {
-            rpc.clunk(rpc.walk(r, dir.fid, name));
-            return true;
-        } catch (FuseException e) {
-            if (e.errno() == Errno.ENOENT) {
-                return false;
-            }
-            throw e;
-        }
-    }
 
     @Override
     public EntryOut link(FuseRequest r, long nodeid, long newParent, String newName) throws FuseException {

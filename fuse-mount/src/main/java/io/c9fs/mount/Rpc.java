@@ -88,6 +88,19 @@ final class Rpc {
         return fid;
     }
 
+    /** True if directory {@code dirFid} has an entry {@code name} (a walk, then a clunk). */
+    boolean exists(FuseRequest r, int dirFid, String name) throws FuseException {
+        try {
+            clunk(walk(r, dirFid, name));
+            return true;
+        } catch (FuseException e) {
+            if (e.errno() == Errno.ENOENT) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
     /** A new fid for the same file as {@code from} (a walk of no names). */
     int clone(FuseRequest r, int from) throws FuseException {
         int fid = client.allocFid();
