@@ -50,6 +50,8 @@ public final class LeaseManager {
     private final Map<Long, Map<Holder, Lease>> leases = new HashMap<>();
     private final Map<Holder, HolderState> holders = new HashMap<>();
     private final Map<Long, Pending> pending = new HashMap<>();
+    /** Changes by a holder still waiting for their recalls, by holder and qid.path. */
+    private final Map<Holder, Map<Long, List<CompletableFuture<Void>>>> changing = new HashMap<>();
     private long nextRecallId = 1;
     private long recallsSent;
     private long recallsExpired;
@@ -217,15 +219,56 @@ public final class LeaseManager {
      */
     private CompletableFuture<Void> dataChange(Holder h, long path, long offset, long length,
                                                boolean writersOnly) {
+        return change(h, path, Kind.DATA, offset, length, writersOnly);
+    }
+
+    /**
+     * The recalls of a change by {@code h}, and what its request waits for. A laundering holder
+     * (see {@link #dataChange}) waits for nothing. One that is not laundering yet may become so
+     * while it waits: a page the kernel writes back on its own (syncfs, memory pressure) is a
+     * plain write, and if a reader that the recalled holders wait on then recalls {@code h}, the
+     * write and {@code h}'s recall handling wait on each other. So the wait is registered, and a
+     * recall of {@code h} on the same file ends it ({@link #recallLocked}).
+     */
+    private CompletableFuture<Void> change(Holder h, long path, Kind kind, long offset, long length,
+                                           boolean writersOnly) {
         List<Delivery> out = new ArrayList<>();
         List<CompletableFuture<Void>> waits = new ArrayList<>();
         boolean laundering;
+        CompletableFuture<Void> done = null;
         synchronized (this) {
             laundering = isRecalledLocked(h, path);
-            recallLocked(h, path, Kind.DATA, offset, length, "", writersOnly, out, waits);
+            recallLocked(h, path, kind, offset, length, "", writersOnly, out, waits);
+            if (!laundering && h != null && !waits.isEmpty()) {
+                done = new CompletableFuture<>();
+                changing.computeIfAbsent(h, k -> new HashMap<>())
+                        .computeIfAbsent(path, k -> new ArrayList<>()).add(done);
+            }
         }
         send(out);
-        return laundering ? CompletableFuture.completedFuture(null) : all(waits);
+        if (laundering) {
+            return CompletableFuture.completedFuture(null);
+        }
+        if (done == null) {
+            return all(waits);
+        }
+        CompletableFuture<Void> d = done;
+        all(waits).whenComplete((v, e) -> {
+            synchronized (this) {
+                Map<Long, List<CompletableFuture<Void>>> byPath = changing.get(h);
+                if (byPath != null && byPath.containsKey(path)) {
+                    byPath.get(path).remove(d);
+                    if (byPath.get(path).isEmpty()) {
+                        byPath.remove(path);
+                    }
+                    if (byPath.isEmpty()) {
+                        changing.remove(h);
+                    }
+                }
+            }
+            d.complete(null);
+        });
+        return d;
     }
 
     private boolean isRecalledLocked(Holder h, long path) {
@@ -257,18 +300,10 @@ public final class LeaseManager {
 
     /** Attributes of {@code path} changed (chmod, chown, utimes, xattrs, nlink, ctime). */
     public CompletableFuture<Void> attrChanged(Holder h, long path) {
-        // As for data (dataChange): an attribute change made while laundering — an append's new
-        // size — is recalled without waiting, or the holder and the reader it launders for
-        // would wait on each other until expiry.
-        List<Delivery> out = new ArrayList<>();
-        List<CompletableFuture<Void>> waits = new ArrayList<>();
-        boolean laundering;
-        synchronized (this) {
-            laundering = isRecalledLocked(h, path);
-            recallLocked(h, path, Kind.ATTR, 0, 0, "", false, out, waits);
-        }
-        send(out);
-        return laundering ? CompletableFuture.completedFuture(null) : all(waits);
+        // As for data: an attribute change made while laundering — an append's new size — is
+        // recalled without waiting, or the holder and the reader it launders for would wait on
+        // each other until expiry.
+        return change(h, path, Kind.ATTR, 0, 0, false);
     }
 
     /** The entry {@code name} of directory {@code dirPath} was created, removed or renamed. */
@@ -410,6 +445,14 @@ public final class LeaseManager {
             out.add(new Delivery(h, new Recall(id, kind, path, offset, length, name)));
             waits.add(p.done);
             p.expiry = scheduler.schedule(() -> expire(id), termNanos, TimeUnit.NANOSECONDS);
+            // h is recalled on this file now: a change of h's still waiting here is laundering
+            // from now on (see change()); it stops waiting, on another thread, since this one
+            // holds the monitor.
+            Map<Long, List<CompletableFuture<Void>>> byPath = changing.get(h);
+            List<CompletableFuture<Void>> stuck = byPath == null ? null : byPath.remove(path);
+            if (stuck != null) {
+                scheduler.execute(() -> stuck.forEach(f -> f.complete(null)));
+            }
         }
     }
 

@@ -79,6 +79,31 @@ class LeaseManagerTest {
      * reader is sent but not waited for — the reader acknowledges only once its read, which waits
      * for the writer, is answered (found by the demo: a cycle until expiry).
      */
+    /**
+     * A page written back on its own (syncfs) waits for another writer's recall; that writer's read
+     * then recalls the first one, whose recall handling waits for its own write-back: the write is
+     * laundering from that moment and stops waiting (found by the demo in CI: a cycle until expiry).
+     */
+    @Test
+    void aWaitingWriteStopsWaitingWhenItsHolderIsRecalled() throws Exception {
+        LeaseManager m = manager(Duration.ofSeconds(10));
+        Client a = client();
+        Client b = client();
+        m.grant(a, 6, LeaseManager.WRITE).get(1, TimeUnit.SECONDS);
+        CompletableFuture<Integer> second = m.grant(b, 6, LeaseManager.WRITE);
+        m.acknowledge(a, a.got.get(0).id());
+        second.get(1, TimeUnit.SECONDS);
+        a.got.clear();
+        CompletableFuture<Void> writeback = m.afterWrite(a, 6, 0, 4096);
+        assertFalse(writeback.isDone(), "a plain write waits for b");
+        CompletableFuture<Void> read = m.beforeRead(b, 6, 0, 4096);
+        assertEquals(1, a.got.size(), "b's read recalls a");
+        writeback.get(5, TimeUnit.SECONDS); // released: a is laundering now
+        assertFalse(read.isDone(), "b's read still waits for a's acknowledgement");
+        m.acknowledge(a, a.got.get(0).id());
+        assertTrue(read.isDone());
+    }
+
     @Test
     void anAttributeChangeWhileLaunderingDoesNotWait() throws Exception {
         LeaseManager m = manager(Duration.ofSeconds(10));
