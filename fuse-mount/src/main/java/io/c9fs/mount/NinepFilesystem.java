@@ -681,20 +681,12 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     @Override
     public void releasedir(FuseRequest r, long nodeid, long fh) {
-        OpenHandle h = handles.remove(fh);
-        if (h != null) {
-            if (h.writer) {
-                policy.writerReleased(h);
-            }
-            close(h);
-        }
+        release(r, nodeid, fh, 0, 0);
     }
 
     @Override
     public void fsyncdir(FuseRequest r, long nodeid, long fh, boolean datasync) throws FuseException {
-        OpenHandle h = handle(fh);
-        rpc.call(r, new Message.Tfsync(h.fid, datasync ? 1 : 0), Message.Rfsync.class);
-        reportLostWrite(h.node);
+        fsync(r, nodeid, fh, datasync);
     }
 
     // ------------------------------------------------------------------ the rest
