@@ -32,10 +32,13 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private final int maxMsize;
     private final List<Dialect> dialects;
     private final NinepHandler handler;
+    private final NinepServer.Traffic traffic;
     private ServerConnection conn;
     private boolean closing;
 
-    ConnectionHandler(FrameDecoder frames, int maxMsize, List<Dialect> dialects, NinepHandler handler) {
+    ConnectionHandler(FrameDecoder frames, int maxMsize, List<Dialect> dialects, NinepHandler handler,
+                      NinepServer.Traffic traffic) {
+        this.traffic = traffic;
         this.frames = frames;
         this.maxMsize = maxMsize;
         this.dialects = dialects;
@@ -44,13 +47,14 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
-        conn = new ServerConnection(ctx.channel(), maxMsize);
+        conn = new ServerConnection(ctx.channel(), maxMsize, traffic);
         ctx.fireChannelActive();
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         ByteBuf frame = (ByteBuf) msg;
+        traffic.in.add(frame.readableBytes());
         if (closing) {
             frame.release();
             return;
@@ -81,6 +85,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     private void version(int tag, Message.Tversion t) {
         if (conn.dialect() != null) {
+            // A goodbye (or a client restarting its session): the channel is still active,
+            // which is how the handler tells it from a connection that vanished.
             handler.reset(conn);
         }
         long proposed = Integer.toUnsignedLong(t.msize());
@@ -136,7 +142,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
      */
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        ctx.channel().config().setAutoRead(ctx.channel().isWritable());
+        conn.writability(ctx.channel().isWritable());
         ctx.fireChannelWritabilityChanged();
     }
 
