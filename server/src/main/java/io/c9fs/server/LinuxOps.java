@@ -623,10 +623,17 @@ final class LinuxOps {
             Posix.ofdLock(f.ioFd, Posix.F_OFD_SETLK, type, t.start(), t.length());
         } catch (ErrnoException e) {
             if (e.errno() == Errno.EAGAIN || e.errno() == Errno.EACCES) {
-                // A reclaim that finds the range taken has lost it: waiting would not give it back.
-                return new Rlock(reclaim ? Rlock.ERROR : Rlock.BLOCKED);
+                if (reclaim) {
+                    // A reclaim that finds the range taken has lost it: waiting would not give it back.
+                    table.reclaimed(false);
+                    return new Rlock(Rlock.ERROR);
+                }
+                return new Rlock(Rlock.BLOCKED);
             }
             throw e;
+        }
+        if (reclaim) {
+            table.reclaimed(true);
         }
         table.granted(path, range);
         s.lockApplied(f, range);

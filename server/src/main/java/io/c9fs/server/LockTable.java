@@ -130,7 +130,7 @@ final class LockTable {
         return false;
     }
 
-    /** Whether a reclaim of [start, end) on {@code path} by {@code owner} may be granted; consumes its records. */
+    /** Whether a reclaim of [start, end) on {@code path} by {@code owner} may be tried; consumes its records. */
     synchronized boolean reclaim(long path, Owner owner, long start, long end) {
         List<Dropped> l = dropped.get(path);
         boolean intact = false;
@@ -157,12 +157,19 @@ final class LockTable {
             }
             busyChanged();
         }
-        if (ok) {
+        if (!ok) {
+            reclaimsRefused++;
+        }
+        return ok;
+    }
+
+    /** A reclaim that {@link #reclaim} allowed was granted by the kernel too, or found the range taken. */
+    synchronized void reclaimed(boolean granted) {
+        if (granted) {
             reclaimsGranted++;
         } else {
             reclaimsRefused++;
         }
-        return ok;
     }
 
     /** A lock was granted: records of other owners it conflicts with are broken from now on. */
