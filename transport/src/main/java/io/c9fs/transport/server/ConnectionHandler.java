@@ -12,6 +12,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderException;
 import java.io.IOException;
+import java.util.ArrayDeque;
 import java.util.List;
 
 /**
@@ -35,6 +36,14 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private final NinepServer.Traffic traffic;
     private ServerConnection conn;
     private boolean closing;
+    private ChannelHandlerContext ctx;
+    /**
+     * Frames decoded while reading is paused: one socket read holds thousands of small requests,
+     * and handing them all over would make the in-flight limit a suggestion. They wait here (raw,
+     * a few bytes each, at most what one read brought) and go on in order when reading resumes.
+     */
+    private final ArrayDeque<ByteBuf> held = new ArrayDeque<>();
+    private boolean dispatching;
 
     ConnectionHandler(FrameDecoder frames, int maxMsize, List<Dialect> dialects, NinepHandler handler,
                       NinepServer.Traffic traffic) {
@@ -47,14 +56,63 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
         conn = new ServerConnection(ctx.channel(), maxMsize, traffic);
+        conn.onResume(this::drainHeld);
         ctx.fireChannelActive();
+    }
+
+    /** Tcallback and Trecalled: no work for the queue, and what waiting requests wait for. */
+    private boolean isRecallChannel(ByteBuf frame) {
+        if (conn.dialect() == null || !conn.dialect().hasLeases() || frame.readableBytes() < 5) {
+            return false;
+        }
+        int type = frame.getUnsignedByte(frame.readerIndex() + 4);
+        return type == 202 || type == 204;
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         ByteBuf frame = (ByteBuf) msg;
         traffic.in.add(frame.readableBytes());
+        if (closing) {
+            frame.release();
+            return;
+        }
+        if (isRecallChannel(frame) && !dispatching) {
+            dispatch(frame);
+            return;
+        }
+        held.add(frame);
+        drainHeld();
+    }
+
+    /**
+     * Hands over held frames, in order, until reading is paused again. Not while a frame is being
+     * handed over: a Tversion resets the session before the new dialect is set, and frames after
+     * it must not run in between; the caller drains once it returns.
+     */
+    private void drainHeld() {
+        while (!dispatching && !held.isEmpty() && !conn.paused() && !closing) {
+            dispatch(held.poll());
+        }
+        if (closing) {
+            while (!held.isEmpty()) {
+                held.poll().release();
+            }
+        }
+    }
+
+    private void dispatch(ByteBuf frame) {
+        dispatching = true;
+        try {
+            process(ctx, frame);
+        } finally {
+            dispatching = false;
+        }
+    }
+
+    private void process(ChannelHandlerContext ctx, ByteBuf frame) {
         if (closing) {
             frame.release();
             return;
@@ -148,6 +206,9 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        while (!held.isEmpty()) {
+            held.poll().release();
+        }
         if (conn != null) {
             handler.reset(conn);
             handler.disconnected(conn);

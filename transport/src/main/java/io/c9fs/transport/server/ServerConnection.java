@@ -27,6 +27,7 @@ public final class ServerConnection {
     private boolean writeBacklog;
     /** Pauses asked by the handler ({@link #pauseReading}) not yet lifted. Event loop only. */
     private int handlerPauses;
+    private Runnable onResume;
     private volatile Dialect dialect;
     private volatile Codec codec = Codec.of(Dialect.P9P2000);
     private volatile int msize;
@@ -71,7 +72,20 @@ public final class ServerConnection {
     }
 
     private void updateAutoRead() {
-        channel.config().setAutoRead(!writeBacklog && handlerPauses == 0);
+        boolean on = !paused();
+        channel.config().setAutoRead(on);
+        if (on && onResume != null) {
+            onResume.run();
+        }
+    }
+
+    /** Reading is paused (replies backlogged or too many requests in flight). Event loop only. */
+    boolean paused() {
+        return writeBacklog || handlerPauses > 0;
+    }
+
+    void onResume(Runnable r) {
+        this.onResume = r;
     }
 
     /** The negotiated dialect, or null before a successful Tversion. */
