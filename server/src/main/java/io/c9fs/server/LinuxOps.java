@@ -614,6 +614,12 @@ final class LinuxOps {
         LockTable.Range range = new LockTable.Range(t.lockType(), t.start(),
                 LockTable.end(t.start(), t.length()), new LockTable.Owner(t.clientId(), t.procId()));
         boolean reclaim = (t.flags() & Tlock.FLAGS_RECLAIM) != 0 && t.lockType() != Tlock.UNLCK;
+        if (reclaim && table.heldByOwnerElsewhere(path, range.owner(), t.lockType(), range.start(),
+                range.end(), s.owner)) {
+            // The owner's old connection still holds it: not yet seen dead (keepalive, frame
+            // timeout). Retry once it is dropped and its locks are on record.
+            return new Rlock(Rlock.GRACE);
+        }
         if (reclaim && !table.reclaim(path, range.owner(), range.start(), range.end())) {
             // Another client held a conflicting lock since this one's connection vanished: the
             // range may have changed under the lock the client believes it still holds.

@@ -28,7 +28,8 @@ import java.util.function.LongSupplier;
  * is no record, and reclaims are what grace is for). Outside grace a reclaim with no record is
  * refused: the server cannot know that nobody took the lock meanwhile. Records are consumed by
  * the reclaim that finds them and bounded in number (oldest dropped first: a dropped record turns
- * a reclaim into a refusal, the safe answer).
+ * a reclaim into a refusal, the safe answer). A reclaim that runs into the owner's own locks,
+ * still held through another connection that the server has not yet seen die, is answered GRACE.
  *
  * <p>Threading: every method may be called from any worker; one monitor guards everything and is
  * a leaf (the only host call under it is the marker's small file write, when locks start or stop
@@ -70,6 +71,8 @@ final class LockTable {
     private boolean busy;
     private long held;
     private final Map<Long, List<Dropped>> dropped = new HashMap<>();
+    /** Every fid's held locks, by file: to tell whose lock a reclaim ran into. */
+    private final Map<Long, List<Held>> live = new HashMap<>();
     private final ArrayDeque<Dropped> order = new ArrayDeque<>();
     private long reclaimsGranted;
     private long reclaimsRefused;
@@ -91,6 +94,48 @@ final class LockTable {
     synchronized void heldDelta(long delta) {
         held += delta;
         busyChanged();
+    }
+
+    /** {@code h} (a fid's locks on {@code path}) starts holding locks. */
+    synchronized void track(long path, Held h) {
+        live.computeIfAbsent(path, p -> new ArrayList<>(1)).add(h);
+    }
+
+    /** {@code h}'s fid is closed: its locks are gone. */
+    synchronized void untrack(long path, Held h) {
+        List<Held> l = live.get(path);
+        if (l != null && l.remove(h) && l.isEmpty()) {
+            live.remove(path);
+        }
+    }
+
+    /**
+     * True if a reclaim of [start, end) by {@code owner} through a fid of {@code session} ran into
+     * locks that {@code owner} itself holds through another connection: that client came back on
+     * a new connection before the server noticed the old one was dead (a partition heals, the old
+     * socket waits for keepalive). The reclaim is answered GRACE, to be retried once the old
+     * connection is dropped and its locks are on record.
+     */
+    synchronized boolean heldByOwnerElsewhere(long path, Owner owner, int type, long start, long end,
+                                              Object session) {
+        List<Held> l = live.get(path);
+        boolean mine = false;
+        if (l != null) {
+            for (Held h : l) {
+                if (h.session == session) {
+                    continue;
+                }
+                for (Range r : h.ranges()) {
+                    if (r.conflicts(type, start, end)) {
+                        if (!r.owner().equals(owner)) {
+                            return false;
+                        }
+                        mine = true;
+                    }
+                }
+            }
+        }
+        return mine;
     }
 
     /** Byte-range locks held now, through all fids of all connections. */
@@ -228,8 +273,15 @@ final class LockTable {
      */
     static final class Held {
         private final List<Range> ranges = new ArrayList<>(1);
+        /** The connection's identity (its session's owner object). */
+        final Object session;
 
-        void apply(Range r) {
+        Held(Object session) {
+            this.session = session;
+        }
+
+        /** Guarded by this Held's monitor: the table reads it from other connections' requests. */
+        synchronized void apply(Range r) {
             List<Range> next = new ArrayList<>(ranges.size() + 2);
             for (Range x : ranges) {
                 if (!x.overlaps(r.start(), r.end())) {
@@ -250,11 +302,11 @@ final class LockTable {
             ranges.addAll(next);
         }
 
-        List<Range> ranges() {
+        synchronized List<Range> ranges() {
             return List.copyOf(ranges);
         }
 
-        int size() {
+        synchronized int size() {
             return ranges.size();
         }
     }

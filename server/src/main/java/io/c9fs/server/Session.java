@@ -277,7 +277,8 @@ final class Session {
     /** A lock request on {@code f} succeeded: its record of held ranges follows the kernel's. */
     void lockApplied(Fid f, LockTable.Range r) {
         if (f.locks == null) {
-            f.locks = new LockTable.Held();
+            f.locks = new LockTable.Held(owner);
+            gate.locks().track(f.node.qidPath(), f.locks);
         }
         int before = f.locks.size();
         f.locks.apply(r);
@@ -286,7 +287,8 @@ final class Session {
 
     /** Closes what a fid holds: its descriptor (dropping its OFD locks), node and handle. */
     private void release(Fid f) {
-        if (f.locks != null && f.locks.size() > 0) {
+        if (f.locks != null) {
+            gate.locks().untrack(f.node.qidPath(), f.locks);
             gate.locks().heldDelta(-f.locks.size());
             f.locks = null;
         }

@@ -84,7 +84,8 @@ class GraceTest {
             assertEquals(Rlock.SUCCESS, lock(a, fa, Tlock.WRLCK, 0, 0, 10, "host-a"));
             assertEquals(1, e.server.stats().locksHeld());
             a.close(); // no goodbye: vanished
-            await(() -> e.server.stats().locksOfVanished() == 1, 5000, "the lock on record");
+            await(() -> e.server.stats().locksOfVanished() == 1 && e.server.stats().locksHeld() == 0, 5000,
+                    "the lock on record, its descriptor closed");
             assertEquals(0, e.server.stats().locksHeld());
 
             NinepClient other = e.attached("9P2000.L");
@@ -111,7 +112,8 @@ class GraceTest {
             assertEquals(Rlock.SUCCESS, lock(a, fa, Tlock.WRLCK, 0, 0, 10, "host-a"));
             assertEquals(Rlock.SUCCESS, lock(a, fa, Tlock.RDLCK, 0, 100, 10, "host-a"));
             a.close();
-            await(() -> e.server.stats().locksOfVanished() == 2, 5000, "the locks on record");
+            await(() -> e.server.stats().locksOfVanished() == 2 && e.server.stats().locksHeld() == 0, 5000,
+                    "the locks on record, their descriptor closed");
 
             // Another client takes and releases a conflicting lock before a comes back: it may
             // have written the range, so a's reclaim would hide a lost update.
@@ -132,6 +134,27 @@ class GraceTest {
                     "another owner has nothing to reclaim");
             assertEquals(1, e.server.stats().reclaimsGranted());
             assertEquals(2, e.server.stats().reclaimsRefused());
+        }
+    }
+
+    /** The owner is back on a new connection before its old one is seen dead: retry, then reclaim. */
+    @Test
+    void aReclaimRunningIntoTheOwnersOldConnectionIsToldToRetry() throws Exception {
+        try (ServedExport e = ServedExport.start()) {
+            Files.writeString(e.dir.resolve("f"), "0123456789");
+            NinepClient old = e.attached("9P2000.L");
+            int fo = open(old);
+            assertEquals(Rlock.SUCCESS, lock(old, fo, Tlock.WRLCK, 0, 0, 10, "host-a"));
+            NinepClient back = e.attached("9P2000.L");
+            int fb = open(back);
+            assertEquals(Rlock.GRACE, lock(back, fb, Tlock.WRLCK, RECLAIM, 0, 10, "host-a"),
+                    "the old connection still holds it");
+            assertEquals(Rlock.ERROR, lock(back, fb, Tlock.WRLCK, RECLAIM, 0, 10, "host-z"),
+                    "someone else's lock is lost, not retried");
+            old.close(); // now seen gone: its lock goes on record
+            await(() -> e.server.stats().locksOfVanished() == 1 && e.server.stats().locksHeld() == 0, 5000,
+                    "the old lock on record, its descriptor closed");
+            assertEquals(Rlock.SUCCESS, lock(back, fb, Tlock.WRLCK, RECLAIM, 0, 10, "host-a"));
         }
     }
 

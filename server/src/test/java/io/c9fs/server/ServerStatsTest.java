@@ -80,7 +80,8 @@ class ServerStatsTest {
             assertEquals("0", m.get("clients.vanished"));
             h.close();
             leased.close(); // vanished: its leases stand for the term
-            await(() -> e.server.stats().vanished() == 1, 5000, "the leased client gone");
+            await(() -> e.server.stats().vanished() == 1 && e.server.stats().connections() == 1, 5000,
+                    "the leased client gone");
             m = stats(e.server);
             assertEquals("1", m.get("clients"));
             assertEquals("1", m.get("leaseholders.vanished"));
