@@ -11,6 +11,7 @@ import io.c9fs.transport.client.NinepAddress;
 import io.c9fs.transport.client.NinepClient;
 import io.c9fs.transport.client.NinepException;
 import io.c9fs.transport.proto.Qid;
+import io.c9fs.transport.stats.StatsEndpoint;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

@@ -95,6 +95,8 @@ public final class LeaseManager {
 
     private static final class HolderState {
         long renewedAt;
+        /** The connection went without a goodbye: its leases stand until renewedAt + term. */
+        boolean vanished;
         final Set<Long> fenced = new HashSet<>();
         final Set<Long> outstanding = new HashSet<>();
     }
@@ -136,7 +138,8 @@ public final class LeaseManager {
 
     /** {@code h} got a fid on {@code path} (attach, walk, create): one more implicit read reference. */
     public synchronized void reference(Holder h, long path) {
-        if (holders.containsKey(h)) {
+        HolderState s = holders.get(h);
+        if (s != null && !s.vanished) {
             leases.computeIfAbsent(path, p -> new HashMap<>()).computeIfAbsent(h, k -> new Lease()).refs++;
         }
     }
@@ -362,7 +365,45 @@ public final class LeaseManager {
         }
     }
 
-    /** The holder is gone (disconnect, Tversion): its leases end and nobody waits for it. */
+    /**
+     * The holder's connection went without a goodbye (reset, EOF, keepalive failure): it may be
+     * partitioned rather than gone, still serving reads from its cache until its own term runs
+     * out. So its leases stand until the term after its last renewal (its fids' implicit read
+     * leases become explicit, since the fids are released now), recalls of it go unanswered, and
+     * requests that conflict with it wait until then, no longer. Then it is
+     * {@link #disconnected}.
+     */
+    public void vanished(Holder h) {
+        long left;
+        synchronized (this) {
+            HolderState s = holders.get(h);
+            if (s == null) {
+                return;
+            }
+            s.vanished = true;
+            for (Map<Holder, Lease> m : leases.values()) {
+                Lease l = m.get(h);
+                if (l != null && l.refs > 0) {
+                    l.explicit = Math.max(l.explicit, READ);
+                    l.refs = 0;
+                }
+            }
+            left = s.renewedAt + termNanos - clock.getAsLong();
+        }
+        if (left <= 0) {
+            disconnected(h);
+        } else {
+            scheduler.schedule(() -> disconnected(h), left, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /** True if {@code h} vanished and its leases still stand. */
+    public synchronized boolean isVanished(Holder h) {
+        HolderState s = holders.get(h);
+        return s != null && s.vanished;
+    }
+
+    /** The holder is gone (goodbye, or the term after it vanished): its leases end and nobody waits for it. */
     public void disconnected(Holder h) {
         List<Pending> release = new ArrayList<>();
         synchronized (this) {
@@ -395,16 +436,34 @@ public final class LeaseManager {
     /** Holders, leases in force (effective mode above none), recalls outstanding, sent and expired. */
     public synchronized Counts counts() {
         int n = 0;
+        int read = 0;
+        int write = 0;
+        int ofVanished = 0;
         for (Map.Entry<Long, Map<Holder, Lease>> e : leases.entrySet()) {
             for (Map.Entry<Holder, Lease> l : e.getValue().entrySet()) {
-                n += effective(l.getKey(), e.getKey(), l.getValue()) != NONE ? 1 : 0;
+                int mode = effective(l.getKey(), e.getKey(), l.getValue());
+                if (mode != NONE) {
+                    n++;
+                    read += mode == READ ? 1 : 0;
+                    write += mode == WRITE ? 1 : 0;
+                    ofVanished += holders.get(l.getKey()).vanished ? 1 : 0;
+                }
             }
         }
-        return new Counts(holders.size(), n, pending.size(), recallsSent, recallsExpired);
+        int vanished = 0;
+        for (HolderState s : holders.values()) {
+            vanished += s.vanished ? 1 : 0;
+        }
+        return new Counts(holders.size(), n, pending.size(), recallsSent, recallsExpired,
+                read, write, vanished, ofVanished);
     }
 
-    /** Lease statistics at one moment. */
-    public record Counts(int holders, int leases, int recallsOutstanding, long recallsSent, long recallsExpired) {
+    /**
+     * Lease statistics at one moment: holders (vanished ones included), leases in force (by mode,
+     * and how many of them belong to vanished holders), recalls outstanding, sent and expired.
+     */
+    public record Counts(int holders, int leases, int recallsOutstanding, long recallsSent, long recallsExpired,
+                         int readLeases, int writeLeases, int vanishedHolders, int vanishedLeases) {
     }
 
     /** Time from a recall's creation to its acknowledgement, over the latest recalls. */
