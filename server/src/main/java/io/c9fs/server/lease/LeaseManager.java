@@ -320,14 +320,15 @@ public final class LeaseManager {
 
     /**
      * A read of a holder waiting for the recalls it sent ({@code on}). While it waits, the
-     * holder's kernel keeps the pages being read locked, so a recall of that range cannot be
-     * carried out by the holder until the read is answered (the kernel's inval of the range waits
-     * for the page lock). If one of {@code on} now reads the file too and recalls the holder, the two
-     * reads wait on each other until expiry, and the expiry fences a writer whose dirty pages are
-     * then lost (found by the demo: two writers of one file, one faulting a page in to store into
-     * it, the other pread()ing). The earlier read stops waiting then ({@link #beforeRead}): it
-     * is answered with what the server has, its holder's recall goes through, and the later read
-     * gets that holder's laundered pages.
+     * holder's kernel keeps the pages being read locked, so the holder cannot carry out a recall
+     * of that range until the read is answered (the kernel's inval waits for the page lock). If
+     * one of {@code on} now reads the file too and recalls the holder, the two reads wait on each
+     * other until expiry, and the expiry fences a writer whose dirty pages are then lost (found by
+     * the demo: two writers of one file, one faulting a page in to store into it, the other
+     * pread()ing). The earlier read stops waiting then ({@link #beforeRead}): it is answered with
+     * what the server has, its holder's recall goes through, and the later read gets that
+     * holder's laundered pages. The price: the earlier read may miss dirty pages the other holder
+     * had in the range and had not laundered yet.
      */
     private record WaitingRead(Set<Holder> on, CompletableFuture<Void> done) {
     }
