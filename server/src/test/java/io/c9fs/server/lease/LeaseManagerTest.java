@@ -104,6 +104,56 @@ class LeaseManagerTest {
         assertTrue(read.isDone());
     }
 
+    /**
+     * Two writers of one file read it at once (a's store faults a page in, b pread()s): each read
+     * recalls the other writer, whose kernel cannot drop the range while its own read holds the
+     * page. The earlier read stops waiting when the later one recalls its holder; the later one
+     * still waits for that holder's acknowledgement (found by the demo: both recalls expired and
+     * the store was lost to the fence).
+     */
+    @Test
+    void twoReadsThatRecallEachOtherDoNotWaitOnEachOther() throws Exception {
+        LeaseManager m = manager(Duration.ofSeconds(10));
+        Client a = client();
+        Client b = client();
+        m.grant(a, 8, LeaseManager.WRITE).get(1, TimeUnit.SECONDS);
+        CompletableFuture<Integer> second = m.grant(b, 8, LeaseManager.WRITE);
+        m.acknowledge(a, a.got.get(0).id());
+        second.get(1, TimeUnit.SECONDS);
+        a.got.clear();
+        CompletableFuture<Void> readA = m.beforeRead(a, 8, 0, 4096);
+        assertEquals(1, b.got.size(), "a's read recalls b");
+        assertFalse(readA.isDone(), "a's read waits for b");
+        CompletableFuture<Void> readB = m.beforeRead(b, 8, 0, 4096);
+        assertEquals(1, a.got.size(), "b's read recalls a");
+        readA.get(5, TimeUnit.SECONDS); // released: b, which it waits for, waits for a
+        assertFalse(readB.isDone(), "b's read still waits for a's acknowledgement");
+        m.acknowledge(a, a.got.get(0).id());
+        readB.get(1, TimeUnit.SECONDS);
+        m.acknowledge(b, b.got.get(0).id());
+        assertEquals(0, m.counts().recallsOutstanding());
+        assertEquals(0, m.counts().recallsExpired());
+    }
+
+    /** A read is released only by a read of a holder it waits for, not by that holder's laundering write. */
+    @Test
+    void aWaitingReadKeepsWaitingThroughTheLaunderingItWaitsFor() throws Exception {
+        LeaseManager m = manager(Duration.ofSeconds(10));
+        Client a = client();
+        Client b = client();
+        m.grant(a, 5, LeaseManager.WRITE).get(1, TimeUnit.SECONDS);
+        CompletableFuture<Integer> second = m.grant(b, 5, LeaseManager.WRITE);
+        m.acknowledge(a, a.got.get(0).id());
+        second.get(1, TimeUnit.SECONDS);
+        a.got.clear();
+        CompletableFuture<Void> readA = m.beforeRead(a, 5, 0, 4096);
+        assertTrue(m.afterWrite(b, 5, 0, 4096).isDone(), "b launders without waiting");
+        Thread.sleep(100);
+        assertFalse(readA.isDone(), "a's read waits until b acknowledges");
+        m.acknowledge(b, b.got.get(0).id());
+        readA.get(1, TimeUnit.SECONDS);
+    }
+
     @Test
     void anAttributeChangeWhileLaunderingDoesNotWait() throws Exception {
         LeaseManager m = manager(Duration.ofSeconds(10));
