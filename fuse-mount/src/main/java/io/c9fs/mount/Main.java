@@ -202,7 +202,13 @@ public final class Main {
         }
         try {
             while (!session.awaitUnmount(Duration.ofSeconds(1))) {
-                // the kernel (umount, c9fs-mount -u, a signal's unmount) decides when we are done
+                // The kernel (umount, c9fs-mount -u, a signal's unmount) decides when we are done.
+                // Unmounted during an outage, workers may still wait for the server (hard mount):
+                // nobody can receive their answers any more, so stop redialing and let them go.
+                if (session.unmountSeen() && client.state() == RedialingSession.State.RECONNECTING) {
+                    err.println("c9fs-mount: unmounted while " + address + " is away; giving up on it");
+                    client.close();
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -411,8 +417,11 @@ public final class Main {
      * detach it lazily: the kernel then lets the last user finish and the daemon exits after.
      */
     private static void unmount(Path mp) throws MountFailure {
-        List<String> plain = isRoot() ? List.of("umount", mp.toString()) : List.of("fusermount3", "-u", mp.toString());
-        List<String> lazy = isRoot() ? List.of("umount", "-l", mp.toString())
+        // umount -c: not canonicalized, since realpath(3) would stat the mount's root, and on a
+        // hard mount whose server is away that waits for the server to come back.
+        String abs = mp.toAbsolutePath().normalize().toString();
+        List<String> plain = isRoot() ? List.of("umount", "-c", abs) : List.of("fusermount3", "-u", mp.toString());
+        List<String> lazy = isRoot() ? List.of("umount", "-c", "-l", abs)
                 : List.of("fusermount3", "-u", "-z", mp.toString());
         String why = runBounded(plain);
         if (why != null && runBounded(lazy) != null) {
