@@ -587,8 +587,20 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public void fsync(FuseRequest r, long nodeid, long fh, boolean datasync) throws FuseException {
         OpenHandle h = handle(fh);
-        rpc.call(r, new Message.Tfsync(h.fid, datasync ? 1 : 0), Message.Rfsync.class);
-        reportLostWrite(h);
+        FuseException failed = null;
+        try {
+            rpc.call(r, new Message.Tfsync(h.fid, datasync ? 1 : 0), Message.Rfsync.class);
+        } catch (FuseException e) {
+            failed = e;
+        }
+        // errseq: a failed fsync reports the lost write-back too; this descriptor has seen it.
+        int lost = h.takeWritebackError();
+        if (failed != null) {
+            throw failed;
+        }
+        if (lost != 0) {
+            throw new FuseException(lost, "a page written back from a mapping of " + h.node + " was not written");
+        }
     }
 
     // ------------------------------------------------------------------ directories

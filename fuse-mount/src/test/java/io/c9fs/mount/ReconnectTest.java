@@ -176,6 +176,10 @@ class ReconnectTest {
         long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
         assertEquals("ERR " + EIO, got, mountLog());
         assertTrue(ms < 2000 + 10_000, "failed after " + ms + " ms with timeo=2");
+        // A store through the mapping that cannot be written back: msync says so.
+        prog.ok("store " + (2 * PAGE) + " LOST");
+        prog.send("msync");
+        assertEquals("ERR " + EIO, prog.answer(60), mountLog());
 
         restartServer();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
@@ -190,7 +194,14 @@ class ReconnectTest {
         assertEquals("DATA P0:aa", prog.cmd("pread 0 5"));
         prog.ok("pwrite 100 AFTER");
         assertEquals("AFTER", Files.readString(export.resolve("f")).substring(100, 105));
+        prog.ok("fsync"); // the lost write-back was reported once, at the msync
         prog.ok("close");
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        assertEquals(0, StatsCommand.run(new String[] {mnt.toString()}, new java.io.PrintStream(out, true),
+                new java.io.PrintStream(new java.io.ByteArrayOutputStream(), true)));
+        String report = out.toString(StandardCharsets.UTF_8);
+        assertTrue(report.matches("(?s).*session: +CONNECTED, soft timeo=2.0s, 1 reconnects.*"), report);
+        assertTrue(report.matches("(?s).*[1-9][0-9]* write-back errors.*"), report);
     }
 
     @Test
