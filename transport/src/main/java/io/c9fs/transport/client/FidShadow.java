@@ -30,7 +30,7 @@ public final class FidShadow {
         Message.Tattach attach;
         List<String> path;
         long qidPath;
-        /** Tlopen flags as sent, or -1 if not open. */
+        /** Tlopen flags (9P2000.L) or Topen mode (9P2000, .u) as sent, or -1 if not open. */
         int openFlags = -1;
         int leaseMode;
         /** Lock requests granted through this fid, in order (unlocks included, so a replay ends in the same state). */
@@ -109,6 +109,18 @@ public final class FidShadow {
             Entry e = fids.get(o.fid());
             if (e != null) {
                 e.openFlags = o.flags();
+            }
+        } else if (request instanceof Message.Topen o) {
+            Entry e = fids.get(o.fid());
+            if (e != null) {
+                e.openFlags = o.mode();
+            }
+        } else if (request instanceof Message.Tcreate c && reply instanceof Message.Rcreate r) {
+            Entry e = fids.get(c.fid());
+            if (e != null) {
+                e.path = append(e.path, c.name());
+                e.qidPath = r.qid().path();
+                e.openFlags = c.mode();
             }
         } else if (request instanceof Message.Tlcreate c && reply instanceof Message.Rlcreate r) {
             Entry e = fids.get(c.fid());

@@ -47,6 +47,8 @@ public final class RedialingSession implements NinepSession {
     static final long GRACE_RETRY_MS = 250;
     static final long GRACE_LIMIT_MS = 120_000;
     private static final int O_CREAT = 0100, O_EXCL = 0200, O_TRUNC = 01000;
+    /** open(5) mode bits a re-open must not repeat. */
+    private static final int OTRUNC = 0x10, ORCLOSE = 0x40;
 
     /** Told of outages, on the c9fs-redial thread (never a caller's). */
     public interface Listener {
@@ -765,8 +767,10 @@ public final class RedialingSession implements NinepSession {
             if (e.openFlags() < 0) {
                 return CompletableFuture.<Void>completedFuture(null);
             }
-            int flags = e.openFlags() & ~(O_CREAT | O_EXCL | O_TRUNC);
-            return c.rpc(new Message.Tlopen(e.fid, flags), Message.Rlopen.class).handle((o, oex) -> {
+            CompletableFuture<? extends Message> reopen = dialect.isLinux()
+                    ? c.rpc(new Message.Tlopen(e.fid, e.openFlags() & ~(O_CREAT | O_EXCL | O_TRUNC)), Message.Rlopen.class)
+                    : c.rpc(new Message.Topen(e.fid, e.openFlags() & ~(OTRUNC | ORCLOSE)), Message.Ropen.class);
+            return reopen.handle((o, oex) -> {
                 if (oex == null) {
                     return CompletableFuture.<Void>completedFuture(null);
                 }

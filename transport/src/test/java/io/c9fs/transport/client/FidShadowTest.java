@@ -71,6 +71,19 @@ class FidShadowTest {
     }
 
     @Test
+    void legacyOpensAndCreatesAreRememberedToo() {
+        attach(0, 1);
+        walk(0, 1, List.of("d"), 2);
+        shadow.answered(new Tcreate(1, "n", 0644, 2, ""), new Rcreate(q(11), 0));
+        assertEquals(List.of("d", "n"), shadow.get(1).path());
+        assertEquals(11, shadow.get(1).qidPath());
+        assertEquals(2, shadow.get(1).openFlags());
+        walk(0, 2, List.of("f"), 5);
+        shadow.answered(new Topen(2, 0x10), new Ropen(q(5), 0));
+        assertEquals(0x10, shadow.get(2).openFlags());
+    }
+
+    @Test
     void renamesMoveEveryFidBeneath() {
         attach(0, 1);
         walk(0, 1, List.of("a"), 2);
