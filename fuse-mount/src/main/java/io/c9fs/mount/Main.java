@@ -166,10 +166,11 @@ public final class Main {
 
             @Override
             public void reconnected() {
-                err.println("c9fs-mount: reconnected to " + address);
                 if (fs instanceof NinepFilesystem) {
                     ((NinepFilesystem) fs).reconnected();
                 }
+                // After the caches are dropped: from here on nothing older than the reconnect is served.
+                err.println("c9fs-mount: reconnected to " + address);
             }
         });
         StatsEndpoint stats = StatsEndpoint.open(args.mountpoint(), () -> report(args, client, fs, policy));
