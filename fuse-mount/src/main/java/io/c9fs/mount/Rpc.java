@@ -118,10 +118,8 @@ final class Rpc {
     }
 
     void clunk(int fid) {
-        if (!client.isOpen()) {
-            client.freeFid(fid);
-            return;
-        }
+        // Sent even while a redialing session is between connections: the fid is restored on
+        // the next one unless its clunk says otherwise, so its number is free only after that.
         client.rpc(new Message.Tclunk(fid), Message.Rclunk.class)
                 .whenComplete((ok, err) -> client.freeFid(fid));
     }

@@ -113,6 +113,9 @@ public final class RedialingSession implements NinepSession {
         }
 
         void fail(int errno, String why) {
+            // A clunk or remove that fails here still ends the fid: it must not be restored
+            // under a number the mount will hand out again.
+            forgetIfGone(request);
             future.completeExceptionally(new NinepException(errno, why));
             dispose();
         }
