@@ -58,14 +58,15 @@ final class ServerProcess implements AutoCloseable {
 
     /**
      * Starts the server again on {@code port} over the same export (after {@link #kill}); retries
-     * for up to 30 s while the port may still be held by the killed process's sockets.
+     * for up to 60 s (a JVM starting on a loaded machine, the port still held by the killed
+     * process's sockets for a moment).
      */
     static ServerProcess startOn(Kind kind, Path export, Path log, int port) throws IOException, InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (System.nanoTime() < deadline) {
             Process p = new ProcessBuilder(command(kind, export, log, port)).redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
-            long until = Math.min(deadline, System.nanoTime() + TimeUnit.SECONDS.toNanos(20));
+            long until = Math.min(deadline, System.nanoTime() + TimeUnit.SECONDS.toNanos(30));
             while (p.isAlive() && System.nanoTime() < until) {
                 try (Socket s = new Socket()) {
                     s.connect(new InetSocketAddress("127.0.0.1", port), 200);

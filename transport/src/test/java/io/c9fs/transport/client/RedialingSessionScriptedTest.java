@@ -178,7 +178,8 @@ class RedialingSessionScriptedTest {
 
     @Test
     void aSilentServerIsTakenAsLostAndTheRequestReplayed() throws Exception {
-        start(Duration.ofSeconds(1));
+        // Long enough for this test to answer the set-up on a loaded machine, short for CI.
+        start(Duration.ofSeconds(3));
         CompletableFuture<Rgetattr> g = session.rpc(new Tgetattr(1, Rgetattr.BASIC), Rgetattr.class);
         Request ignored = expect(Tgetattr.class);
         // No answer: after the request timeout the session redials (the old connection's Tflush
@@ -211,6 +212,24 @@ class RedialingSessionScriptedTest {
         assertFalse(session.shadow().isStale(0), "the root is not stale");
         assertFalse(session.shadow().isStale(1));
         assertEquals(0, session.recovery().staleFids());
+    }
+
+    @Test
+    void aRequestWaitingForTheServerIsWithdrawnWhenCancelled() throws Exception {
+        start(Duration.ofSeconds(30));
+        CompletableFuture<Rread> read = session.rpc(new Tread(1, 0, 10), Rread.class);
+        expect(Tread.class).conn().channel().close();
+        Request attach = expect(Tattach.class); // the restore is under way: requests wait
+        CompletableFuture<Rgetattr> waiting = session.rpc(new Tgetattr(1, Rgetattr.BASIC), Rgetattr.class);
+        assertEquals(RedialingSession.State.RECONNECTING, session.state());
+        waiting.cancel(true); // what a FUSE_INTERRUPT does
+        attach.conn().reply(attach.tag(), new Rattach(ROOT));
+        answer(Twalk.class, new Rwalk(List.of(FILE)));
+        answer(Tread.class, new Rread(Unpooled.copiedBuffer("x", StandardCharsets.UTF_8)));
+        read.get(30, TimeUnit.SECONDS).release();
+        Request more = server.poll(500);
+        assertEquals(null, more, "the cancelled request was sent after all: " + (more == null ? "" : more.fcall()));
+        assertTrue(waiting.isCancelled());
     }
 
     @Test
