@@ -81,6 +81,8 @@ public final class FidShadow {
     }
 
     private final Map<Integer, Entry> fids = new HashMap<>();
+    /** True once any fid was made stale: until then {@link #isStale} answers without the monitor. */
+    private volatile boolean anyStale;
 
     /** A request succeeded with {@code reply}: record what it did to fids. */
     public synchronized void answered(Message request, Message reply) {
@@ -241,12 +243,18 @@ public final class FidShadow {
         Entry e = fids.get(fid);
         if (e != null) {
             e.stale = true;
+            anyStale = true;
         }
     }
 
-    public synchronized boolean isStale(int fid) {
-        Entry e = fids.get(fid);
-        return e != null && e.stale;
+    public boolean isStale(int fid) {
+        if (!anyStale) {
+            return false; // every request asks: keep the common case off the monitor
+        }
+        synchronized (this) {
+            Entry e = fids.get(fid);
+            return e != null && e.stale;
+        }
     }
 
     /** A lock of {@code fid} could not be reclaimed: its owner's next request on it fails once. */
