@@ -136,6 +136,7 @@ class ReconnectTest {
         prog.ok("open " + mnt.resolve("f"));
         assertEquals("DATA P0:aa", prog.cmd("load 0 5"));
         assertEquals("DATA P1:bb", prog.cmd("pread " + PAGE + " 5"));
+        prog.ok("lock");
 
         killServer();
         awaitOutage();
@@ -156,6 +157,14 @@ class ReconnectTest {
         prog.ok("store " + (3 * PAGE) + " MAPPED");
         prog.ok("msync");
         assertEquals("MAPPED", Files.readString(export.resolve("f")).substring(3 * PAGE, 3 * PAGE + 6));
+        // The lock was reclaimed on the new server: another process still cannot take it.
+        try (Prog other = new Prog(TestEnv.compile("mount-reconnect"))) {
+            other.ok("open " + mnt.resolve("f"));
+            assertTrue(other.cmd("lock").matches("ERR (11|13)"), "the reclaimed lock is held");
+            prog.ok("unlock");
+            other.ok("lock");
+            other.ok("close");
+        }
         prog.ok("close");
         assertTrue(daemon.isAlive());
     }
