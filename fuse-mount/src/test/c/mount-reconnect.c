@@ -7,6 +7,7 @@
  *   store OFF TEXT     store TEXT into the mapping at OFF -> OK
  *   msync | fsync      MS_SYNC the mapping / fsync the fd -> OK | ERR errno
  *   stat PATH          stat(2) another path               -> OK | ERR errno
+ *   mlock              keep the mapped pages resident     -> OK | ERR errno
  *   lock | unlock      F_SETLK a write lock on the whole file, or drop it -> OK | ERR errno
  *   close              unmap and close                    -> OK | ERR errno
  *   quit
@@ -64,6 +65,8 @@ int main(void)
         } else if (sscanf(line, "stat %4095s", arg) == 1) {
             struct stat st;
             if (stat(arg, &st) != 0) printf("ERR %d\n", errno); else printf("OK\n");
+        } else if (strcmp(line, "mlock") == 0) {
+            if (mlock(m, LEN) != 0) printf("ERR %d\n", errno); else printf("OK\n");
         } else if (strcmp(line, "lock") == 0 || strcmp(line, "unlock") == 0) {
             struct flock fl = { .l_type = line[0] == 'l' ? F_WRLCK : F_UNLCK, .l_whence = SEEK_SET };
             if (fcntl(fd, F_SETLK, &fl) != 0) printf("ERR %d\n", errno); else printf("OK\n");

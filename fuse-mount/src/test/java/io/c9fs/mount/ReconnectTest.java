@@ -182,6 +182,9 @@ class ReconnectTest {
         prog = new Prog(TestEnv.compile("mount-reconnect"));
         prog.ok("open " + mnt.resolve("f"));
         assertEquals("DATA P0:aa", prog.cmd("pread 0 5"));
+        // Resident for the store below: faulting a page in during a soft outage is a READ that
+        // fails, which a mapped store gets as SIGBUS (as on a soft NFS mount).
+        prog.ok("mlock");
 
         killServer();
         awaitOutage();
