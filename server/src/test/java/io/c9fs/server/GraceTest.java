@@ -83,7 +83,7 @@ class GraceTest {
             int fa = open(a);
             assertEquals(Rlock.SUCCESS, lock(a, fa, Tlock.WRLCK, 0, 0, 10, "host-a"));
             assertEquals(1, e.server.stats().locksHeld());
-            a.close(); // no goodbye: vanished
+            a.abort(); // no goodbye: vanished
             await(() -> e.server.stats().locksOfVanished() == 1 && e.server.stats().locksHeld() == 0, 5000,
                     "the lock on record, its descriptor closed");
             assertEquals(0, e.server.stats().locksHeld());
@@ -111,7 +111,7 @@ class GraceTest {
             int fa = open(a);
             assertEquals(Rlock.SUCCESS, lock(a, fa, Tlock.WRLCK, 0, 0, 10, "host-a"));
             assertEquals(Rlock.SUCCESS, lock(a, fa, Tlock.RDLCK, 0, 100, 10, "host-a"));
-            a.close();
+            a.abort(); // no goodbye: vanished
             await(() -> e.server.stats().locksOfVanished() == 2 && e.server.stats().locksHeld() == 0, 5000,
                     "the locks on record, their descriptor closed");
 
@@ -151,7 +151,7 @@ class GraceTest {
                     "the old connection still holds it");
             assertEquals(Rlock.ERROR, lock(back, fb, Tlock.WRLCK, RECLAIM, 0, 10, "host-z"),
                     "someone else's lock is lost, not retried");
-            old.close(); // now seen gone: its lock goes on record
+            old.abort(); // now seen gone: its lock goes on record
             await(() -> e.server.stats().locksOfVanished() == 1 && e.server.stats().locksHeld() == 0, 5000,
                     "the old lock on record, its descriptor closed");
             assertEquals(Rlock.SUCCESS, lock(back, fb, Tlock.WRLCK, RECLAIM, 0, 10, "host-a"));
