@@ -104,8 +104,11 @@ public final class NinepFilesystem implements FuseFilesystem {
     private static final int RREADDIR_HEADER = 11;
     /** Entries fetched per Treaddir: several kernel READDIRs' worth, bounded so a batch is cheap to drop. */
     private static final int READDIR_BYTES = 32 * 1024;
-    /** Entries resolved (walk + getattr) concurrently per step of a READDIRPLUS. */
-    private static final int READDIRPLUS_GROUP = 64;
+    /**
+     * Most entries resolved (walk + getattr) concurrently per step of a READDIRPLUS; fewer when
+     * fewer fit in the kernel's buffer (a 32 KiB getdents holds ~200 short names).
+     */
+    private static final int READDIRPLUS_GROUP = 256;
     /**
      * The xattrs `ls -l` asks of every entry (coreutils' ACL check; the default ACL of
      * directories only): READDIRPLUS learns which are absent along with the attributes.
@@ -621,7 +624,7 @@ public final class NinepFilesystem implements FuseFilesystem {
             }
             int from = 0;
             while (from < batch.size()) {
-                int to = Math.min(batch.size(), from + READDIRPLUS_GROUP);
+                int to = from + fitting(out.room(), batch, from);
                 List<Dirent> group = batch.subList(from, to);
                 List<EntryOut> entries = resolve(r, dir, group);
                 for (int i = 0; i < entries.size(); i++) {
@@ -640,6 +643,23 @@ public final class NinepFilesystem implements FuseFilesystem {
             }
             batch = null;
         }
+    }
+
+    /**
+     * How many entries from {@code batch[from]} on to resolve in one step: those that fit in
+     * {@code room} bytes (the rest would only be resolved to be given back), at least one, at most
+     * {@link #READDIRPLUS_GROUP}.
+     */
+    private static int fitting(int room, List<Dirent> batch, int from) {
+        int n = 0;
+        for (int i = from; i < batch.size() && n < READDIRPLUS_GROUP; i++) {
+            room -= DirPlusFiller.size(batch.get(i).name());
+            if (room < 0) {
+                break;
+            }
+            n++;
+        }
+        return Math.max(1, n);
     }
 
     /**
