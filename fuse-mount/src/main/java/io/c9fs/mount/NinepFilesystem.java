@@ -670,8 +670,17 @@ public final class NinepFilesystem implements FuseFilesystem {
      */
     private List<EntryOut> resolve(FuseRequest r, Node dir, List<Dirent> group) throws FuseException {
         List<CompletableFuture<EntryOut>> pending = new ArrayList<>(group.size());
+        long now = System.nanoTime();
         for (Dirent d : group) {
             if (d.name().equals(".") || d.name().equals("..")) {
+                pending.add(CompletableFuture.completedFuture(null));
+                continue;
+            }
+            Node held = nodes.heldSamePath(dir.nodeid, d.name(), d.qid().path());
+            if (held != null && held.kernelEntryUntil - now > ACL_PREFETCH_MIN_NANOS) {
+                // The kernel has this name and its attributes, valid for a while yet under the
+                // lease: listed without attributes (nodeid 0), it keeps what it has, and a
+                // second `ls -l` costs no Tgetattr per entry. Should it have dropped them, it asks.
                 pending.add(CompletableFuture.completedFuture(null));
                 continue;
             }
@@ -1227,7 +1236,10 @@ public final class NinepFilesystem implements FuseFilesystem {
     }
 
     private EntryOut entry(Node node, Rgetattr a) {
-        return new EntryOut(node.nodeid, 0, policy.entryTimeoutNanos(), policy.attrTimeoutNanos(), Attrs.of(a));
+        long entryNanos = policy.entryTimeoutNanos();
+        long attrNanos = policy.attrTimeoutNanos();
+        node.kernelEntryUntil = System.nanoTime() + Math.min(entryNanos, attrNanos);
+        return new EntryOut(node.nodeid, 0, entryNanos, attrNanos, Attrs.of(a));
     }
 
 

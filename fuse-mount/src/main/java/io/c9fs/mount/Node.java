@@ -31,6 +31,12 @@ final class Node {
     /** Kernel references: one per LOOKUP-like reply, returned by FORGET. Guarded by the table lock. */
     long lookups;
     /**
+     * Until when (System.nanoTime) the kernel may use the name and attributes of the last entry
+     * reply for this node, unless a recall dropped them first. Only ever a hint: a kernel that no
+     * longer trusts what it has asks again.
+     */
+    volatile long kernelEntryUntil;
+    /**
      * Bumped whenever the file's xattrs may have changed (an attribute recall, a change through
      * this mount): an absence learnt before the bump is not remembered after it.
      */

@@ -2,6 +2,7 @@ package io.c9fs.mount;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
@@ -19,12 +20,13 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * A mount remembers which xattrs a file lacks (so `ls -l` does not ask the server for every
- * file's ACL): two c9fs-mount daemons with leases on one c9fs-serve, and the remembered absence
- * must give way as soon as another client, or a process on the server, adds the xattr.
+ * What a listing leaves cached under leases, across two c9fs-mount daemons on one c9fs-serve: a
+ * mount remembers which xattrs a file lacks (so `ls -l` does not ask the server for every file's
+ * ACL), and a second listing reuses the attributes the kernel holds; both must give way as soon
+ * as another client, or a process on the server, changes the file.
  */
 @Tag("mount")
-class XattrAbsenceTest {
+class ListingCacheTest {
     private static Path scratch;
     private static Path export;
     private static ServerProcess server;
@@ -35,7 +37,7 @@ class XattrAbsenceTest {
     @BeforeAll
     static void mountTwice() throws Exception {
         TestEnv.requireFuse();
-        scratch = TestEnv.freshDir("xattr-absence");
+        scratch = TestEnv.freshDir("listing-cache");
         export = Files.createDirectory(scratch.resolve("export"));
         server = ServerProcess.start(ServerProcess.Kind.C9FS_SERVE, export, scratch.resolve("server.log"));
         a = mount("a");
@@ -123,6 +125,22 @@ class XattrAbsenceTest {
         assertEquals("from-b", read(fa, "c9fs.absent"));
         xattrs(b.resolve("by-client/f")).delete("c9fs.absent");
         assertThrows(IOException.class, () -> read(fa, "c9fs.absent"));
+    }
+
+    @Test
+    void aSecondListingShowsAnotherClientsChanges() throws Exception {
+        Path d = Files.createDirectory(a.resolve("relisted"));
+        for (int i = 0; i < 20; i++) {
+            Files.writeString(d.resolve("f" + i), "x");
+        }
+        TestEnv.Result first = TestEnv.run(d, 60, "ls", "-ln");
+        assertEquals(0, first.status(), first.output());
+        Path fb = b.resolve("relisted/f7");
+        Files.writeString(fb, "longer than before");
+        TestEnv.run(null, 30, "chmod", "600", fb.toString());
+        TestEnv.Result again = TestEnv.run(d, 60, "ls", "-ln");
+        String line = again.output().lines().filter(l -> l.endsWith(" f7")).findFirst().orElse("");
+        assertTrue(line.startsWith("-rw------- ") && line.contains(" 18 "), again.output());
     }
 
     @Test
