@@ -873,12 +873,13 @@ public final class NinepFilesystem implements FuseFilesystem {
     /**
      * The security.* namespace (SELinux and SMACK labels, capabilities) is not forwarded, as NFS
      * does not forward it without labeled NFS: a label means something only to the kernel that
-     * enforces it, which is the server's. It also spares every `ls -l` one round trip per entry,
-     * the security.selinux lookup coreutils makes.
+     * enforces it, which is the server's. The answer is NFS's too, EOPNOTSUPP: the mount has no
+     * labels, not a file without one. coreutils' ls takes that answer (not ENODATA) as "this
+     * device has none" and stops asking, which spares `ls -l` a FUSE round trip per entry.
      */
     private static void localOnly(String name) throws FuseException {
         if (name.startsWith("security.")) {
-            throw new FuseException(Errno.ENODATA, name + " is not forwarded to the server");
+            throw new FuseException(Errno.EOPNOTSUPP, name + " is not forwarded to the server");
         }
     }
 
