@@ -3,7 +3,7 @@
 # see scripts/bench/README.md.
 #
 #   scripts/bench/bench.sh [--peers local,bindfs,sshfs,c9fs,c9fs-diod,diodcat] [--size-mb 1024]
-#                          [--rounds 3] [--quick] [--work DIR] [--out FILE.tsv]
+#                          [--rounds 3] [--quick] [--only a,b,c,d,ls] [--work DIR] [--out FILE.tsv]
 #
 # Rounds go round-robin over the peers so slow drift (host caches, other
 # tenants) spreads over all of them. Raw figures go to a TSV; a table of
@@ -22,6 +22,7 @@ mmap_pages=8192
 meta_files=2000
 meta_bytes=100
 ls_entries=5000
+only=a,b,c,d,ls
 rounds=3
 work=/tmp/c9fs-scripts/bench
 out=
@@ -37,19 +38,24 @@ while (($#)); do
 	--peers) peers=$2; shift 2 ;;
 	--size-mb) size_mb=$2; shift 2 ;;
 	--rounds) rounds=$2; shift 2 ;;
+	--only) only=$2; shift 2 ;;
 	--quick) size_mb=256 mmap_mb=64 mmap_pages=2048 meta_files=1000 ls_entries=2000 rounds=1; shift ;;
+	--ls-entries) ls_entries=$2; shift 2 ;;
 	--work) work=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	*) usage ;;
 	esac
 done
-for n in "$size_mb" "$rounds"; do [[ $n =~ ^[1-9][0-9]*$ ]] || usage; done
+for n in "$size_mb" "$rounds" "$ls_entries"; do [[ $n =~ ^[1-9][0-9]*$ ]] || usage; done
 ((mmap_mb * 256 >= mmap_pages)) || mmap_mb=$(((mmap_pages + 255) / 256))
 
 mkdir -p "$work/mnt" "$work/bin" "$work/results"
 export_dir=$work/export
 out=${out:-$work/results/bench-$(date -u +%Y%m%d-%H%M%S).tsv}
 trap peers_cleanup EXIT
+
+# Whether workload $1 (a, b, c, d: create+stat+unlink, ls: d's ls -l) is to run.
+wanted() { [[ ,$only, == *,$1,* ]]; }
 
 log() { printf '%s bench: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
@@ -83,8 +89,8 @@ make_file() {
 prepare_export() {
 	local d=$export_dir/.bench i
 	mkdir -p "$d/ls"
-	make_file "$d/big.dat" "$size_mb"
-	make_file "$d/mmap.dat" "$mmap_mb"
+	! wanted a || make_file "$d/big.dat" "$size_mb"
+	! wanted c || make_file "$d/mmap.dat" "$mmap_mb"
 	if [[ $(find "$d/ls" -mindepth 1 -maxdepth 1 | wc -l) -ne $ls_entries ]]; then
 		rm -rf "$d/ls"
 		mkdir "$d/ls"
@@ -146,33 +152,43 @@ run_peer() {
 	dir=$(peer_path "$peer" "$export_dir" "$mnt")/.bench
 	log "round $round: $peer"
 
-	drop_caches
-	peer_remount "$peer" "$export_dir" "$mnt"
-	record "$round" "$peer" read_cold "$(dd_mibps if="$dir/big.dat" of=/dev/null bs=1M)"
-	record "$round" "$peer" read_warm "$(dd_mibps if="$dir/big.dat" of=/dev/null bs=1M)"
+	if wanted a; then
+		drop_caches
+		peer_remount "$peer" "$export_dir" "$mnt"
+		record "$round" "$peer" read_cold "$(dd_mibps if="$dir/big.dat" of=/dev/null bs=1M)"
+		record "$round" "$peer" read_warm "$(dd_mibps if="$dir/big.dat" of=/dev/null bs=1M)"
+	fi
 
-	record "$round" "$peer" write_fsync \
-		"$(dd_mibps if=/dev/zero of="$dir/wr.tmp" bs=1M count="$size_mb" conv=fsync)"
-	rm -f "$dir/wr.tmp"
+	if wanted b; then
+		record "$round" "$peer" write_fsync \
+			"$(dd_mibps if=/dev/zero of="$dir/wr.tmp" bs=1M count="$size_mb" conv=fsync)"
+		rm -f "$dir/wr.tmp"
+	fi
 
-	drop_caches
-	peer_remount "$peer" "$export_dir" "$mnt"
-	r=$(timeout "$step_timeout" "$work/bin/mmaprand" -n "$mmap_pages" "$dir/mmap.dat") || true
-	record "$round" "$peer" mmap_faults "$(field "$r" faults_per_s)"
-	record "$round" "$peer" mmap_us "$(field "$r" us_per_fault)"
-	[[ $(field "$r" mapping) != private ]] || record 0 "$peer" note "mmap used MAP_PRIVATE (shared: ENODEV)"
+	if wanted c; then
+		drop_caches
+		peer_remount "$peer" "$export_dir" "$mnt"
+		r=$(timeout "$step_timeout" "$work/bin/mmaprand" -n "$mmap_pages" "$dir/mmap.dat") || true
+		record "$round" "$peer" mmap_faults "$(field "$r" faults_per_s)"
+		record "$round" "$peer" mmap_us "$(field "$r" us_per_fault)"
+		[[ $(field "$r" mapping) != private ]] || record 0 "$peer" note "mmap used MAP_PRIVATE (shared: ENODEV)"
+	fi
 
-	r=$(timeout "$step_timeout" "$work/bin/meta" "$dir" "$meta_files" "$meta_bytes") || true
-	record "$round" "$peer" meta_files "$(field "$r" files_per_s)"
-	record "$round" "$peer" meta_ops "$(field "$r" ops_per_s)"
-	record "$round" "$peer" meta_create "$(field "$r" create_per_s)"
-	record "$round" "$peer" meta_stat "$(field "$r" stat_per_s)"
-	record "$round" "$peer" meta_unlink "$(field "$r" unlink_per_s)"
+	if wanted d; then
+		r=$(timeout "$step_timeout" "$work/bin/meta" "$dir" "$meta_files" "$meta_bytes") || true
+		record "$round" "$peer" meta_files "$(field "$r" files_per_s)"
+		record "$round" "$peer" meta_ops "$(field "$r" ops_per_s)"
+		record "$round" "$peer" meta_create "$(field "$r" create_per_s)"
+		record "$round" "$peer" meta_stat "$(field "$r" stat_per_s)"
+		record "$round" "$peer" meta_unlink "$(field "$r" unlink_per_s)"
+	fi
 
-	drop_caches
-	peer_remount "$peer" "$export_dir" "$mnt"
-	record "$round" "$peer" ls_cold "$(seconds_of ls -l "$dir/ls")"
-	record "$round" "$peer" ls_warm "$(seconds_of ls -l "$dir/ls")"
+	if wanted ls; then
+		drop_caches
+		peer_remount "$peer" "$export_dir" "$mnt"
+		record "$round" "$peer" ls_cold "$(seconds_of ls -l "$dir/ls")"
+		record "$round" "$peer" ls_warm "$(seconds_of ls -l "$dir/ls")"
+	fi
 
 	peer_umount "$peer" "$mnt"
 }

@@ -85,7 +85,9 @@ class LeaseClientTest {
                 new Recall(11, Recall.DATA, 7, 4096, 100, ""),
                 new Recall(12, Recall.ENTRY, 1, 0, 0, "new.txt"),
                 new Recall(13, Recall.ATTR, 7, 0, 0, ""))));
-        Request next = expect(Message.Tcallback.class); // asked for again before carrying out
+        // The spare, sent at once so that the server answers the first without holding it; it
+        // is the outstanding one while the recalls are carried out.
+        Request next = expect(Message.Tcallback.class);
         assertEquals("data 7 4096 100", kernelCalls.poll(5, TimeUnit.SECONDS));
         Request ack = expect(Message.Trecalled.class);
         assertEquals(11, ((Message.Trecalled) ack.fcall().message()).id());
@@ -124,6 +126,7 @@ class LeaseClientTest {
     @Test
     void writeLeasesAreCountedAndFlushedWhileHeld() throws Exception {
         Request cb = expect(Message.Tcallback.class);
+        Request spare = expect(Message.Tcallback.class);
         CompletableFuture<Message.Rlease> got = CompletableFuture.supplyAsync(() -> {
             try {
                 return leases.acquire(5, 77, Message.LEASE_WRITE);
@@ -154,5 +157,6 @@ class LeaseClientTest {
         rel.get(5, TimeUnit.SECONDS);
         assertFalse(leases.writeLeased(77));
         cb.conn().reply(cb.tag(), new Message.Rcallback(10_000, List.of()));
+        spare.conn().reply(spare.tag(), new Message.Rcallback(10_000, List.of()));
     }
 }

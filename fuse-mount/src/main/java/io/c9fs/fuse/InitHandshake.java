@@ -44,7 +44,7 @@ final class InitHandshake {
 
     /** Flags this layer asks for; the kernel grants the intersection with what it offers. */
     static long wanted(MountOptions options, boolean fsLocks) {
-        long want = ASYNC_READ | ATOMIC_O_TRUNC | BIG_WRITES | DO_READDIRPLUS | READDIRPLUS_AUTO | ASYNC_DIO
+        long want = ASYNC_READ | ATOMIC_O_TRUNC | BIG_WRITES | DO_READDIRPLUS | ASYNC_DIO
                 | PARALLEL_DIROPS | MAX_PAGES | EXPLICIT_INVAL_DATA | INIT_EXT;
         if (fsLocks) {
             want |= POSIX_LOCKS;

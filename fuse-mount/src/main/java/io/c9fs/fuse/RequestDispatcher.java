@@ -283,18 +283,26 @@ final class RequestDispatcher {
         int start = out.position();
         int limit = start + Math.min(req.getInt(in + 16), out.remaining());
         try {
-            fs.readdirplus(r, nodeid, req.getLong(in), req.getLong(in + 8), (name, entry, next) -> {
-                byte[] raw = FuseWire.bytes(name);
-                if (out.position() + FuseWire.ENTRY_OUT_SIZE + FuseWire.direntSize(raw.length) > limit) {
-                    return false;
+            fs.readdirplus(r, nodeid, req.getLong(in), req.getLong(in + 8), new DirPlusFiller() {
+                @Override
+                public boolean add(String name, EntryOut entry, long next) {
+                    byte[] raw = FuseWire.bytes(name);
+                    if (out.position() + FuseWire.ENTRY_OUT_SIZE + FuseWire.direntSize(raw.length) > limit) {
+                        return false;
+                    }
+                    Attr attr = entry.attr();
+                    // The kernel takes no reference for "." and ".."; sending nodeid 0 keeps the books equal.
+                    boolean dots = name.equals(".") || name.equals("..");
+                    FuseWire.putEntryOut(out, dots ? new EntryOut(0, 0, 0, 0, attr) : entry);
+                    FuseWire.putDirent(out, attr == null ? entry.nodeid() : attr.ino(), next,
+                            attr == null ? 0 : (attr.mode() >>> 12) & 15, raw);
+                    return true;
                 }
-                Attr attr = entry.attr();
-                // The kernel takes no reference for "." and ".."; sending nodeid 0 keeps the books equal.
-                boolean dots = name.equals(".") || name.equals("..");
-                FuseWire.putEntryOut(out, dots ? new EntryOut(0, 0, 0, 0, attr) : entry);
-                FuseWire.putDirent(out, attr == null ? entry.nodeid() : attr.ino(), next,
-                        attr == null ? 0 : (attr.mode() >>> 12) & 15, raw);
-                return true;
+
+                @Override
+                public int room() {
+                    return limit - out.position();
+                }
             });
         } catch (FuseException | RuntimeException e) {
             if (out.position() == start) {

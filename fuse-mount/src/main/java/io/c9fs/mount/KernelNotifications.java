@@ -37,6 +37,10 @@ final class KernelNotifications implements KernelCache {
     public void dropData(long path, long offset, long length) throws IOException {
         Node n = nodes.byQidPath(path);
         if (n != null) {
+            if (length == 0) {
+                // Local changes on the server arrive as this alone, xattrs included.
+                n.xattrsChanged();
+            }
             inval(n.nodeid, offset, length);
             if (length == 0) {
                 // Whole-file recalls come with truncation and local changes: sizes that moved.
@@ -50,6 +54,7 @@ final class KernelNotifications implements KernelCache {
     public void dropAttr(long path) throws IOException {
         Node n = nodes.byQidPath(path);
         if (n != null) {
+            n.xattrsChanged();
             // A negative offset drops attributes only (fuse_reverse_inval_inode).
             inval(n.nodeid, -1, 0);
             refreshSize(n);
@@ -104,6 +109,7 @@ final class KernelNotifications implements KernelCache {
     public void dropAll() throws IOException {
         IOException first = null;
         for (Node n : nodes.snapshot()) {
+            n.xattrsChanged();
             try {
                 inval(n.nodeid, 0, 0);
                 if (n.nodeid != NodeTable.ROOT) {

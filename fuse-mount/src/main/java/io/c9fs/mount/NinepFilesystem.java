@@ -104,8 +104,22 @@ public final class NinepFilesystem implements FuseFilesystem {
     private static final int RREADDIR_HEADER = 11;
     /** Entries fetched per Treaddir: several kernel READDIRs' worth, bounded so a batch is cheap to drop. */
     private static final int READDIR_BYTES = 32 * 1024;
-    /** Entries resolved (walk + getattr) concurrently per step of a READDIRPLUS. */
-    private static final int READDIRPLUS_GROUP = 64;
+    /**
+     * Most entries resolved (walk + getattr) concurrently per step of a READDIRPLUS; fewer when
+     * fewer fit in the kernel's buffer (a 32 KiB getdents holds ~200 short names).
+     */
+    private static final int READDIRPLUS_GROUP = 256;
+    /**
+     * The xattrs `ls -l` asks of every entry (coreutils' ACL check; the default ACL of
+     * directories only): READDIRPLUS learns which are absent along with the attributes.
+     */
+    private static final String ACL_ACCESS = "system.posix_acl_access";
+    private static final String ACL_DEFAULT = "system.posix_acl_default";
+    /**
+     * Shortest attribute timeout for which READDIRPLUS asks for the ACLs: the GETXATTRs of a
+     * listing come after all its READDIRPLUS, and an absence that expires before is a wasted message.
+     */
+    private static final long ACL_PREFETCH_MIN_NANOS = TimeUnit.SECONDS.toNanos(5);
     /** Back-off between Tlock retries while a SETLKW waits: from 10 ms doubling to 500 ms. */
     private static final long LOCK_RETRY_MIN_MS = 10;
     private static final long LOCK_RETRY_MAX_MS = 500;
@@ -652,7 +666,7 @@ public final class NinepFilesystem implements FuseFilesystem {
             }
             int from = 0;
             while (from < batch.size()) {
-                int to = Math.min(batch.size(), from + READDIRPLUS_GROUP);
+                int to = from + fitting(out.room(), batch, from);
                 List<Dirent> group = batch.subList(from, to);
                 List<EntryOut> entries = resolve(r, dir, group);
                 for (int i = 0; i < entries.size(); i++) {
@@ -674,6 +688,23 @@ public final class NinepFilesystem implements FuseFilesystem {
     }
 
     /**
+     * How many entries from {@code batch[from]} on to resolve in one step: those that fit in
+     * {@code room} bytes (the rest would only be resolved to be given back), at least one, at most
+     * {@link #READDIRPLUS_GROUP}.
+     */
+    private static int fitting(int room, List<Dirent> batch, int from) {
+        int n = 0;
+        for (int i = from; i < batch.size() && n < READDIRPLUS_GROUP; i++) {
+            room -= DirPlusFiller.size(batch.get(i).name());
+            if (room < 0) {
+                break;
+            }
+            n++;
+        }
+        return Math.max(1, n);
+    }
+
+    /**
      * Entries for a group of names, looked up concurrently, each holding one reference. A name that
      * vanished in between, and "." and "..", get a nodeid-0 entry: listed, no reference. The
      * lookups are not flushed on interrupt (each is short and holds a reference once done): the
@@ -681,8 +712,17 @@ public final class NinepFilesystem implements FuseFilesystem {
      */
     private List<EntryOut> resolve(FuseRequest r, Node dir, List<Dirent> group) throws FuseException {
         List<CompletableFuture<EntryOut>> pending = new ArrayList<>(group.size());
+        long now = System.nanoTime();
         for (Dirent d : group) {
             if (d.name().equals(".") || d.name().equals("..")) {
+                pending.add(CompletableFuture.completedFuture(null));
+                continue;
+            }
+            Node held = nodes.heldSamePath(dir.nodeid, d.name(), d.qid().path());
+            if (held != null && held.kernelEntryUntil - now > ACL_PREFETCH_MIN_NANOS) {
+                // The kernel has this name and its attributes, valid for a while yet under the
+                // lease: listed without attributes (nodeid 0), it keeps what it has, and a
+                // second `ls -l` costs no Tgetattr per entry. Should it have dropped them, it asks.
                 pending.add(CompletableFuture.completedFuture(null));
                 continue;
             }
@@ -778,7 +818,20 @@ public final class NinepFilesystem implements FuseFilesystem {
     public byte[] getxattr(FuseRequest r, long nodeid, String name) throws FuseException {
         localOnly(name);
         Node node = nodes.get(nodeid);
-        return fresh(r, () -> readXattr(r, node, name), node);
+        long asked = System.nanoTime();
+        if (node.xattrKnownAbsent(name, asked)) {
+            throw new FuseException(Errno.ENODATA);
+        }
+        long generation = node.xattrGeneration();
+        long ttl = policy.attrTimeoutNanos();
+        try {
+            return fresh(r, () -> readXattr(r, node, name), node);
+        } catch (FuseException e) {
+            if (e.errno() == Errno.ENODATA && ttl > 0) {
+                node.rememberXattrAbsent(name, generation, asked + ttl);
+            }
+            throw e;
+        }
     }
 
     @Override
@@ -840,7 +893,11 @@ public final class NinepFilesystem implements FuseFilesystem {
             throw new FuseException(Errno.EOPNOTSUPP, name + " is not forwarded to the server");
         }
         Node node = nodes.get(nodeid);
-        fresh(r, () -> writeXattr(r, node, name, value, flags), node);
+        try {
+            fresh(r, () -> writeXattr(r, node, name, value, flags), node);
+        } finally {
+            node.xattrsChanged();
+        }
     }
 
     @Override
@@ -848,18 +905,23 @@ public final class NinepFilesystem implements FuseFilesystem {
         localOnly(name);
         // 9P2000.L removes an attribute by creating it empty with XATTR_REPLACE (as Linux v9fs does).
         Node node = nodes.get(nodeid);
-        fresh(r, () -> writeXattr(r, node, name, new byte[0], XATTR_REPLACE), node);
+        try {
+            fresh(r, () -> writeXattr(r, node, name, new byte[0], XATTR_REPLACE), node);
+        } finally {
+            node.xattrsChanged();
+        }
     }
 
     /**
      * The security.* namespace (SELinux and SMACK labels, capabilities) is not forwarded, as NFS
      * does not forward it without labeled NFS: a label means something only to the kernel that
-     * enforces it, which is the server's. It also spares every `ls -l` one round trip per entry,
-     * the security.selinux lookup coreutils makes.
+     * enforces it, which is the server's. The answer is NFS's too, EOPNOTSUPP: the mount has no
+     * labels, not a file without one. coreutils' ls takes that answer (not ENODATA) as "this
+     * device has none" and stops asking, which spares `ls -l` a FUSE round trip per entry.
      */
     private static void localOnly(String name) throws FuseException {
         if (name.startsWith("security.")) {
-            throw new FuseException(Errno.ENODATA, name + " is not forwarded to the server");
+            throw new FuseException(Errno.EOPNOTSUPP, name + " is not forwarded to the server");
         }
     }
 
@@ -1120,13 +1182,20 @@ public final class NinepFilesystem implements FuseFilesystem {
      * failure the reference is given back and the entry is listed without attributes (null).
      */
     private CompletableFuture<EntryOut> refreshAsync(Node node) {
-        return rpc.send(new Message.Tgetattr(node.fid, Rgetattr.BASIC), Rgetattr.class).handle((a, err) -> {
-            if (err != null || a.qid().path() != node.qidPath) {
-                forget(node.nodeid, 1);
-                return null;
-            }
-            return entry(node, a);
-        });
+        long asked = System.nanoTime();
+        long ttl = policy.attrTimeoutNanos();
+        long generation = node.xattrGeneration();
+        CompletableFuture<List<String>> absent = absentAcls(node.fid, node.qid.isDir(), node, asked, ttl);
+        return rpc.send(new Message.Tgetattr(node.fid, Rgetattr.BASIC), Rgetattr.class)
+                .handle((a, err) -> err != null ? null : a)
+                .thenCombine(absent, (a, gone) -> {
+                    if (a == null || a.qid().path() != node.qidPath) {
+                        forget(node.nodeid, 1);
+                        return null;
+                    }
+                    rememberAbsent(node, gone, generation, asked + ttl);
+                    return entry(node, a);
+                });
     }
 
     /** {@link #walk} without blocking, for READDIRPLUS; null if the name vanished. */
@@ -1134,30 +1203,86 @@ public final class NinepFilesystem implements FuseFilesystem {
         long epoch = nodes.epoch();
         int fid = client.allocFid();
         return rpc.send(new Message.Twalk(dir.fid, fid, List.of(name)), Rwalk.class)
-                .handle((w, err) -> {
+                .<CompletableFuture<EntryOut>>handle((w, err) -> {
                     if (err != null) {
                         rpc.abandon(fid, Rpc.error(err));
-                        return CompletableFuture.<Rgetattr>completedFuture(null);
+                        return CompletableFuture.<EntryOut>completedFuture(null);
                     }
                     if (w.wqids().size() != 1) {
                         client.freeFid(fid);
-                        return CompletableFuture.<Rgetattr>completedFuture(null);
+                        return CompletableFuture.<EntryOut>completedFuture(null);
                     }
+                    Qid qid = w.wqids().get(0);
+                    // A node of this file made meanwhile starts at generation 0, so an absence
+                    // learnt now is kept only if no recall reached the file's node since.
+                    Node known = nodes.byQidPath(qid.path());
+                    long generation = known != null ? known.xattrGeneration() : 0;
+                    long asked = System.nanoTime();
+                    long ttl = policy.attrTimeoutNanos();
+                    CompletableFuture<List<String>> absent = absentAcls(fid, qid.isDir(), null, asked, ttl);
                     return rpc.send(new Message.Tgetattr(fid, Rgetattr.BASIC), Rgetattr.class)
-                            .handle((a, e2) -> {
-                                if (e2 != null) {
+                            .handle((a, e2) -> e2 != null ? null : a)
+                            .thenCombine(absent, (a, gone) -> {
+                                if (a == null) {
                                     rpc.clunk(fid);
                                     return null;
                                 }
-                                return a;
+                                Node node = nodes.link(dir.nodeid, name, a.qid(), fid, epoch);
+                                rememberAbsent(node, gone, generation, asked + ttl);
+                                return entry(node, a);
                             });
                 })
-                .thenCompose(f -> f)
-                .thenApply(a -> a == null ? null : entry(nodes.link(dir.nodeid, name, a.qid(), fid, epoch), a));
+                .thenCompose(f -> f);
+    }
+
+    /**
+     * Asks, on {@code fid}, for the ACL xattrs `ls -l` will ask of this file, and completes with
+     * those the server says it lacks; never fails. Nothing is asked when the answer would not be
+     * kept long enough to serve a listing, or is already known.
+     */
+    private CompletableFuture<List<String>> absentAcls(int fid, boolean dir, Node known, long now, long ttl) {
+        if (ttl < ACL_PREFETCH_MIN_NANOS) {
+            return CompletableFuture.completedFuture(List.of());
+        }
+        List<CompletableFuture<String>> asks = new ArrayList<>(2);
+        for (String name : dir ? List.of(ACL_ACCESS, ACL_DEFAULT) : List.of(ACL_ACCESS)) {
+            if (known != null && known.xattrKnownAbsent(name, now)) {
+                continue;
+            }
+            int xfid = client.allocFid();
+            asks.add(rpc.send(new Message.Txattrwalk(fid, xfid, name), Message.Rxattrwalk.class).handle((x, err) -> {
+                if (err == null) {
+                    rpc.clunk(xfid);
+                    return null;
+                }
+                FuseException e = Rpc.error(err);
+                rpc.abandon(xfid, e);
+                return e.errno() == Errno.ENODATA ? name : null;
+            }));
+        }
+        return CompletableFuture.allOf(asks.toArray(new CompletableFuture<?>[0])).thenApply(v -> {
+            List<String> absent = new ArrayList<>(asks.size());
+            for (CompletableFuture<String> a : asks) {
+                String name = a.join();
+                if (name != null) {
+                    absent.add(name);
+                }
+            }
+            return absent;
+        });
+    }
+
+    private static void rememberAbsent(Node node, List<String> names, long generation, long deadline) {
+        for (String name : names) {
+            node.rememberXattrAbsent(name, generation, deadline);
+        }
     }
 
     private EntryOut entry(Node node, Rgetattr a) {
-        return new EntryOut(node.nodeid, 0, policy.entryTimeoutNanos(), policy.attrTimeoutNanos(), Attrs.of(a));
+        long entryNanos = policy.entryTimeoutNanos();
+        long attrNanos = policy.attrTimeoutNanos();
+        node.kernelEntryUntil = System.nanoTime() + Math.min(entryNanos, attrNanos);
+        return new EntryOut(node.nodeid, 0, entryNanos, attrNanos, Attrs.of(a));
     }
 
 

@@ -1,6 +1,10 @@
 package io.c9fs.mount;
 
 import io.c9fs.transport.proto.Qid;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * One inode the kernel knows by a nodeid: the server file (qid) and a fid walked to it (never
@@ -33,6 +37,23 @@ final class Node {
     volatile int wbErrno;
     /** Kernel references: one per LOOKUP-like reply, returned by FORGET. Guarded by the table lock. */
     long lookups;
+    /**
+     * Until when (System.nanoTime) the kernel may use the name and attributes of the last entry
+     * reply for this node, unless a recall dropped them first. Only ever a hint: a kernel that no
+     * longer trusts what it has asks again.
+     */
+    volatile long kernelEntryUntil;
+    /**
+     * Bumped whenever the file's xattrs may have changed (an attribute recall, a change through
+     * this mount): an absence learnt before the bump is not remembered after it.
+     */
+    private final AtomicLong xattrGeneration = new AtomicLong();
+    /** xattr names the server said the file lacks (ENODATA); see {@link #xattrKnownAbsent}. */
+    private final AtomicReference<AbsentXattrs> absentXattrs = new AtomicReference<>();
+
+    /** Names known absent as of one xattr generation, trusted until a deadline (System.nanoTime). */
+    private record AbsentXattrs(long generation, long deadline, Set<String> names) {
+    }
 
     Node(long nodeid, Qid qid, int fid, long parent, String name, long walkedEpoch) {
         this.walkedEpoch = walkedEpoch;
@@ -42,6 +63,53 @@ final class Node {
         this.fid = fid;
         this.parent = parent;
         this.name = name;
+    }
+
+    /** To be read before asking the server, and handed to {@link #rememberXattrAbsent}. */
+    long xattrGeneration() {
+        return xattrGeneration.get();
+    }
+
+    /**
+     * True if the server said {@code name} is absent and nothing since could have added it.
+     * `ls -l` asks every file for system.posix_acl_access; this answers without a round trip.
+     */
+    boolean xattrKnownAbsent(String name, long now) {
+        AbsentXattrs a = absentXattrs.get();
+        return a != null && a.generation == xattrGeneration.get() && now - a.deadline < 0 && a.names.contains(name);
+    }
+
+    /**
+     * Remembers that the server had no {@code name} when asked at {@code generation}, until
+     * {@code deadline}; nothing if the xattrs may have changed since that question.
+     */
+    void rememberXattrAbsent(String name, long generation, long deadline) {
+        while (true) {
+            AbsentXattrs old = absentXattrs.get();
+            if (xattrGeneration.get() != generation) {
+                return;
+            }
+            // Older absences still valid are kept, under the earlier of the two deadlines.
+            boolean keep = old != null && old.generation == generation && old.deadline - System.nanoTime() > 0;
+            Set<String> names = new HashSet<>();
+            if (keep) {
+                names.addAll(old.names);
+            }
+            names.add(name);
+            AbsentXattrs next = new AbsentXattrs(generation,
+                    keep && old.deadline - deadline < 0 ? old.deadline : deadline, Set.copyOf(names));
+            if (absentXattrs.compareAndSet(old, next)) {
+                // A bump between the check and the swap leaves an entry of a stale generation,
+                // which xattrKnownAbsent ignores.
+                return;
+            }
+        }
+    }
+
+    /** The file's xattrs may have changed: forget every absence learnt so far. */
+    void xattrsChanged() {
+        xattrGeneration.incrementAndGet();
+        absentXattrs.set(null);
     }
 
     @Override

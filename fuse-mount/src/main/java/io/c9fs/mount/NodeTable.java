@@ -147,6 +147,21 @@ final class NodeTable {
         }
     }
 
+    /**
+     * The node of {@code qidPath} if the kernel holds it and its fid was walked by this very path
+     * (as {@link #refSamePath}), without taking a reference; null otherwise.
+     */
+    Node heldSamePath(long parent, String name, long qidPath) {
+        synchronized (this) {
+            Node node = byQidPath.get(qidPath);
+            if (node == null || node == root || node.lookups <= 0 || node.parent != parent
+                    || !node.name.equals(name) || node.walkedEpoch < epoch) {
+                return null;
+            }
+            return node;
+        }
+    }
+
     /** Returns {@code count} kernel references; at zero the node and its fids go (returns true). */
     boolean forget(long nodeid, long count) {
         int fid;
