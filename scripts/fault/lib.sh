@@ -34,6 +34,7 @@ declare -A PROXY_PID=()
 FAULT_MOUNTS=()
 DAEMON_PIDS=()
 FAULT_TMPFS=
+FAULT_HOOKS=()   # commands run last by fault_cleanup (e.g. deleting network namespaces)
 
 flog() { printf '%s: %s\n' "${FAULT_NAME:-fault}" "$*" >&2; }
 
@@ -91,6 +92,8 @@ fault_init() {
 	[[ -z $missing ]] || cannot_run "missing:$missing"
 	FR=$(mktemp -d "/tmp/c9fs-fault.$FAULT_NAME.XXXXXX")
 	trap fault_cleanup EXIT
+	# a TERM (run-all's timeout) must still tear everything down
+	trap 'exit 143' TERM INT
 	mkdir -p "$FR/export" "$FR/a" "$FR/b" "$FR/logs" "$FR/j" "$FR/jars"
 	chmod 755 "$FR" "$FR/export"
 	# copies: a rebuild by someone else must not replace a jar under a running JVM
@@ -216,6 +219,7 @@ fault_cleanup() {
 	# anything that ignored SIGTERM
 	for m in $(jobs -p); do kill -9 "$m" 2>/dev/null; done
 	wait 2>/dev/null
+	for m in "${FAULT_HOOKS[@]}"; do eval "$m"; done
 	if [[ -n $FR && -d $FR ]]; then
 		if [[ ${FAULT_KEEP:-} == 1 || ($rc != 0 && $rc != 3 && -z ${CI:-}) ]]; then
 			flog "kept $FR (logs/)"
