@@ -707,6 +707,7 @@ static int cmd_run(int argc, char **argv)
 /* ---- check ---- */
 
 struct jstats {
+	char per[512];   /* " NAME ops/failed" per process */
 	unsigned long ops, failed, errs[8];
 	int ended, processes;
 };
@@ -774,6 +775,9 @@ static void read_journal(const char *jdir, const char *name, struct bmodel *mod,
 			unsigned long o, fl, e[8];
 			if (sscanf(line + 2, "%lu %lu %lu %lu %lu %lu %lu %lu %lu %lu", &o, &fl, &e[0], &e[1], &e[2], &e[3],
 				   &e[4], &e[5], &e[6], &e[7]) == 10) {
+				int len = snprintf(js->per + strlen(js->per), sizeof js->per - strlen(js->per), " %s %lu/%lu",
+						   name, o, fl);
+				(void)len;
 				js->ops += o;
 				js->failed += fl;
 				for (int k = 0; k < 8; k++)
@@ -929,6 +933,7 @@ static int check_dir(const char *edir, const char *jdir, int kills, int strict_l
 		}
 	printf("), reads checked %lu, blocks checked %lu, acknowledged block writes %lu, increments %lu, lost %lu, torn %lu, corrupt %lu\n",
 	       reads, fb.checked + fm.checked + fsr.checked, acked_writes, acked_incr, lost, torn, corrupt);
+	printf("per process (operations/failed):%s\n", js.per);
 	printf("check: %s\n", fails ? "FAIL" : "PASS");
 	return fails ? 1 : 0;
 }
