@@ -178,10 +178,13 @@ static void pause_ms(unsigned lo, unsigned hi) { usleep(1000u * (lo + rnd() % (h
 
 static FILE *jr;
 static const char *role;
-static unsigned long ops, failed, errs[8];
-/* which errors a fault may legitimately cause; anything else is counted as "other" */
-static const int errlist[] = {EIO, ESTALE, ENOTCONN, EINTR, ETIMEDOUT, ENOSPC, 0 /* SIGBUS */};
-static const char *errname[] = {"EIO", "ESTALE", "ENOTCONN", "EINTR", "ETIMEDOUT", "ENOSPC", "SIGBUS", "other"};
+#define NERR 11
+static unsigned long ops, failed, errs[NERR];
+/* the errors a fault may legitimately cause; any other is "other", and a failure of the check */
+static const int errlist[] = {EIO, ESTALE, ENOTCONN, EINTR, ETIMEDOUT, ENOSPC, ENOLCK, EDEADLK, EAGAIN};
+#define NALLOWED (int)(sizeof errlist / sizeof errlist[0])
+static const char *errname[NERR] = {"EIO", "ESTALE", "ENOTCONN", "EINTR", "ETIMEDOUT", "ENOSPC", "ENOLCK", "EDEADLK",
+				    "EAGAIN", "SIGBUS", "other"};
 
 static void jline(const char *fmt, ...)
 {
@@ -193,26 +196,27 @@ static void jline(const char *fmt, ...)
 	fflush(jr);   /* the journal is local: write(2) is enough, this process is never the one killed */
 }
 
+/* e: an errno, or -1 for SIGBUS on a mapping */
 static void fail_op(int e, const char *what)
 {
 	failed++;
 	int k;
-	for (k = 0; k < 6; k++)
+	for (k = 0; k < NALLOWED; k++)
 		if (errlist[k] == e)
 			break;
-	if (k == 6)
-		k = 7;
 	if (e == -1)
-		k = 6;
+		k = NALLOWED;
+	else if (k == NALLOWED)
+		k = NALLOWED + 1;
 	errs[k]++;
-	if (k == 7 && errs[7] <= 5)
-		fprintf(stderr, "chaosload %s: %s: %s\n", role, what, strerror(e));
+	if (k == NALLOWED + 1 && errs[k] <= 5)
+		jline("X %s: %s", what, strerror(e));
 }
 
 static void finish_role(void)
 {
 	fprintf(jr, "S %lu %lu", ops, failed);
-	for (int k = 0; k < 8; k++)
+	for (int k = 0; k < NERR; k++)
 		fprintf(jr, " %lu", errs[k]);
 	fprintf(jr, "\nEND\n");
 	fclose(jr);
@@ -708,8 +712,9 @@ static int cmd_run(int argc, char **argv)
 
 struct jstats {
 	char per[512];   /* " NAME ops/failed" per process */
-	unsigned long ops, failed, errs[8];
+	unsigned long ops, failed, errs[NERR];
 	int ended, processes;
+	unsigned long unexpected_shown;
 };
 
 struct bmodel {
@@ -771,16 +776,19 @@ static void read_journal(const char *jdir, const char *name, struct bmodel *mod,
 			(*bad)++;
 			if (*bad <= 10)
 				printf("     reader %s saw: %s", name, line + 4);
+		} else if (line[0] == 'X') {
+			if (js->unexpected_shown++ < 10)
+				printf("     %s: unexpected error: %s", name, line + 2);
 		} else if (line[0] == 'S') {
-			unsigned long o, fl, e[8];
-			if (sscanf(line + 2, "%lu %lu %lu %lu %lu %lu %lu %lu %lu %lu", &o, &fl, &e[0], &e[1], &e[2], &e[3],
-				   &e[4], &e[5], &e[6], &e[7]) == 10) {
+			unsigned long o, fl, e[NERR];
+			if (sscanf(line + 2, "%lu %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu", &o, &fl, &e[0], &e[1], &e[2],
+				   &e[3], &e[4], &e[5], &e[6], &e[7], &e[8], &e[9], &e[10]) == 2 + NERR) {
 				int len = snprintf(js->per + strlen(js->per), sizeof js->per - strlen(js->per), " %s %lu/%lu",
 						   name, o, fl);
 				(void)len;
 				js->ops += o;
 				js->failed += fl;
-				for (int k = 0; k < 8; k++)
+				for (int k = 0; k < NERR; k++)
 					js->errs[k] += e[k];
 			}
 		} else if (strncmp(line, "END", 3) == 0)
@@ -914,6 +922,9 @@ static int check_dir(const char *edir, const char *jdir, int kills, int strict_l
 			verdict(1, "counter %llu != acknowledged increments %lu (attempts %lu, errors while locked %lu)", v,
 				acked_incr, tried_incr, lockloss);
 	}
+	verdict(js.errs[NERR - 1] != 0,
+		"unexpected errors (not EIO, ESTALE, ENOTCONN, EINTR, ETIMEDOUT, ENOSPC, ENOLCK, EDEADLK, EAGAIN, SIGBUS): %lu",
+		js.errs[NERR - 1]);
 	int expected = 11;
 	verdict(js.ended != expected, "processes that ended cleanly: %d of %d", js.ended, expected);
 	snprintf(path, sizeof path, "%s/run", jdir);
@@ -926,7 +937,7 @@ static int check_dir(const char *edir, const char *jdir, int kills, int strict_l
 		fclose(f);
 	}
 	printf("figures: operations %lu, failed %lu (", js.ops, js.failed);
-	for (int k = 0, first = 1; k < 8; k++)
+	for (int k = 0, first = 1; k < NERR; k++)
 		if (js.errs[k]) {
 			printf("%s%s %lu", first ? "" : ", ", errname[k], js.errs[k]);
 			first = 0;
@@ -1012,9 +1023,9 @@ static void st_good(void)
 	st_block("scratch", 0, b);
 	snprintf(path, sizeof path, "%s/e/counter", st_root);
 	write_file(path, "00000000000000000005\n", 21);
-	st_journal("w0", "T 0 10\nT 3 13\nW 3 13\nT 6 20\nW 6 20\nT 6 30\nS 5 0 0 0 0 0 0 0 0 0\nEND\n");
-	st_journal("w1", "T 1 11\nT 4 14\nW 4 14\nS 2 0 0 0 0 0 0 0 0 0\nEND\n");
-	st_journal("w2", "T 2 12\nT 5 15\nS 2 1 1 0 0 0 0 0 0 0\nEND\n");
+	st_journal("w0", "T 0 10\nT 3 13\nW 3 13\nT 6 20\nW 6 20\nT 6 30\nS 5 0 0 0 0 0 0 0 0 0 0 0 0\nEND\n");
+	st_journal("w1", "T 1 11\nT 4 14\nW 4 14\nS 2 0 0 0 0 0 0 0 0 0 0 0 0\nEND\n");
+	st_journal("w2", "T 2 12\nT 5 15\nS 2 1 1 0 0 0 0 0 0 0 0 0 0\nEND\n");
 	st_journal("mw", "T 2 7\nW 2 7\nEND\n");
 	st_journal("rn", "T 0 4\nW 0 4\nEND\n");
 	st_journal("c0", "T\nW 1\nT\nW 3\nT\nW 5\nEND\n");
@@ -1097,6 +1108,10 @@ static int cmd_selftest(void)
 	st_good();
 	st_journal("c1", "T\nW 2\nT\nW 4\n");
 	bad += st_case("a process that did not end", 1);
+
+	st_good();
+	st_journal("r0", "R\nX open: Bad file descriptor\nS 2 1 0 0 0 0 0 0 0 0 0 0 1\nEND\n");
+	bad += st_case("an unexpected error (EBADF)", 1);
 
 	char cmd[4300];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", st_root);

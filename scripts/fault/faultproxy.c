@@ -10,8 +10,10 @@
  *
  *   pass              forward every frame unchanged
  *   delay MS          hold every frame MS milliseconds (both directions), until changed
- *   refuse            close every new connection at once, until changed
- *   stall [DIR]       forward half of the next frame, then nothing in that direction until changed
+ *   refuse [cut]      close every new connection at once, until changed (cut: and every
+ *                     open one, at the same instant)
+ *   stall [DIR]       forward half of the next frame, then nothing more that way on that connection
+ *                     until CONTROL is written again (new connections pass meanwhile)
  *   truncate [DIR]    forward half of the next frame, then close both sides of that connection
  *   corrupt [DIR]     flip every bit of the first 4 body bytes of the next frame (the count,
  *                     fid or length field every message starts with)
@@ -21,7 +23,7 @@
  *   cut               close both sides of every connection
  *
  * DIR is c2s (client to server, T-messages) or s2c (the default: server to client, R-messages).
- * The one-shot modes (stall excepted) fire once and fall back to pass. Payload bytes of Twrite
+ * The one-shot modes fire once and fall back to pass. Payload bytes of Twrite
  * and Rread are never flipped: 9P has no checksum of its own (it relies on TCP's, as NFS does),
  * so a flipped data byte is undetectable by design, not a client bug.
  *
@@ -196,8 +198,10 @@ static void read_control(void)
 		logf_("unknown mode '%s' ignored", word);
 		return;
 	}
-	int newdir = 1, newarg = 0;
-	if (m == M_DELAY) {
+	int newdir = 1, newarg = 0, cut_too = 0;
+	if (m == M_REFUSE && n >= 2 && strcmp(arg, "cut") == 0) {
+		cut_too = 1;
+	} else if (m == M_DELAY) {
 		if (n < 2 || (newarg = atoi(arg)) < 0) {
 			logf_("delay needs milliseconds");
 			return;
@@ -214,10 +218,10 @@ static void read_control(void)
 	mode = m;
 	mode_arg = newarg;
 	mode_dir = newdir;
-	logf_("mode %s %s", mode_name[m], m == M_DELAY ? arg : (newdir ? "s2c" : "c2s"));
+	logf_("mode %s %s", mode_name[m], m == M_DELAY || cut_too ? arg : (newdir ? "s2c" : "c2s"));
 	if (m == M_DELAY)
 		counts[M_DELAY]++;
-	if (m == M_CUT) {
+	if (m == M_CUT || cut_too) {
 		int cut = 0;
 		for (int i = 0; i < MAXPAIRS; i++)
 			if (pairs[i].used) {
@@ -228,7 +232,8 @@ static void read_control(void)
 			counts[M_CUT]++;
 			logf_("cut %d connection(s)", cut);
 		}
-		mode = M_PASS;
+		if (m == M_CUT)
+			mode = M_PASS;
 	}
 	write_stats();
 }
@@ -301,8 +306,10 @@ static int frame_out(struct pair *p, int k)
 			d->stalled = 2;
 			counts[M_STALL]++;
 			logf_("stall: half of a %u-byte frame (type %u) %s, then nothing", size, type, k ? "s2c" : "c2s");
+			/* one connection stuck: it stays so until the control file is written again,
+			 * while new connections (a client redialing) pass */
+			mode = M_PASS;
 			write_stats();
-			/* the mode stays until changed; what follows this frame stays in d->in */
 			pos += size;
 			goto done;
 		case M_TRUNCATE:
