@@ -220,6 +220,14 @@ fault_cleanup() {
 	for m in $(jobs -p); do kill -9 "$m" 2>/dev/null; done
 	wait 2>/dev/null
 	for m in "${FAULT_HOOKS[@]}"; do eval "$m"; done
+	if [[ -n $FR && -d $FR && $rc != 0 && $rc != 3 ]]; then
+		# the evidence, in the output itself: CI removes the scratch dir
+		for m in "$FR"/logs/*.log; do
+			[[ -s $m ]] || continue
+			echo "---- tail of ${m##*/}"
+			grep -v $'^\tat \|^\s*\.\.\. [0-9]* more' "$m" | tail -n 12 | cut -c1-300
+		done
+	fi
 	if [[ -n $FR && -d $FR ]]; then
 		if [[ ${FAULT_KEEP:-} == 1 || ($rc != 0 && $rc != 3 && -z ${CI:-}) ]]; then
 			flog "kept $FR (logs/)"
