@@ -1,6 +1,6 @@
 package io.c9fs.cache;
 
-import io.c9fs.transport.client.NinepClient;
+import io.c9fs.transport.client.NinepSession;
 import io.c9fs.transport.client.NinepException;
 import io.c9fs.transport.proto.Message;
 import io.c9fs.transport.proto.Message.Rcallback;
@@ -46,7 +46,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class LeaseClient implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(LeaseClient.class.getName());
 
-    private final NinepClient client;
+    private final NinepSession client;
     private final PageCache pages;
     private final KernelCache kernel;
     private final long flushIntervalNanos;
@@ -57,6 +57,9 @@ public final class LeaseClient implements AutoCloseable {
     private volatile int termMs = 10_000;
     private volatile boolean closed;
     private volatile boolean expired;
+    /** Between a lost connection and the caches dropped after the reconnect: nothing is trusted. */
+    private volatile boolean suspended;
+    private final AtomicLong reconnects = new AtomicLong();
 
     private final Thread recallThread;
     private final Thread flushThread;
@@ -68,7 +71,7 @@ public final class LeaseClient implements AutoCloseable {
     private final long[] latencies = new long[1024];
     private int latencyCount;
 
-    public LeaseClient(NinepClient client, PageCache pages, KernelCache kernel, Duration flushInterval) {
+    public LeaseClient(NinepSession client, PageCache pages, KernelCache kernel, Duration flushInterval) {
         if (!client.dialect().hasLeases()) {
             throw new IllegalArgumentException("connection to " + client.server() + " speaks "
                     + client.dialect() + ", without leases");
@@ -97,7 +100,37 @@ public final class LeaseClient implements AutoCloseable {
 
     /** True while the server honours this connection's leases: cached data may be served. */
     public boolean trusted() {
-        return !closed && trustedOnce && System.nanoTime() - validUntil < 0;
+        return !closed && !suspended && trustedOnce && System.nanoTime() - validUntil < 0;
+    }
+
+    /**
+     * The connection is gone. Its leases went with it (a server that restarted knows none of
+     * them; one that did not will have recalled nothing through us), so this mount's own cache
+     * stops being trusted now. The kernel's caches are dropped at {@link #reconnected}, when the
+     * dirty pages that dropping launders can be written. Called on the session's redial thread.
+     */
+    public void connectionLost() {
+        suspended = true;
+        expired = true; // the watch thread must not drop (and launder) while nothing can be written
+        pages.invalidateAll();
+    }
+
+    /**
+     * A new connection is up and its fids restored: drop every cached page and attribute of the
+     * kernel (dirty pages are laundered to the server on the way) and of this cache; leases are
+     * taken again as files are used, the first Rcallback renews the term. Redial thread.
+     */
+    public void reconnected() {
+        pages.invalidateAll();
+        try {
+            kernel.dropAll();
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "dropping caches after reconnecting: " + e.getMessage());
+        }
+        pages.invalidateAll();
+        reconnects.incrementAndGet();
+        trustedOnce = false; // until the new server's first Rcallback
+        suspended = false;
     }
 
     /**
@@ -134,7 +167,7 @@ public final class LeaseClient implements AutoCloseable {
     private void recallLoop() {
         CompletableFuture<Rcallback> pending = null;
         long sentAt = 0;
-        while (!closed && client.isOpen()) {
+        while (!closed && !client.closeFuture().isDone()) {
             if (pending == null) {
                 sentAt = System.nanoTime();
                 pending = client.rpc(new Message.Tcallback(), Rcallback.class);
@@ -149,9 +182,11 @@ public final class LeaseClient implements AutoCloseable {
                 continue;
             } catch (ExecutionException e) {
                 pending = null;
-                if (!closed && client.isOpen()) {
-                    LOG.log(System.Logger.Level.WARNING, "Tcallback to " + client.server() + " failed: "
-                            + e.getCause().getMessage());
+                if (!closed) {
+                    if (client.isOpen()) {
+                        LOG.log(System.Logger.Level.WARNING, "Tcallback to " + client.server() + " failed: "
+                                + e.getCause().getMessage());
+                    }
                     sleep(100);
                 }
                 continue;
@@ -159,6 +194,14 @@ public final class LeaseClient implements AutoCloseable {
                 break;
             }
             termMs = r.termMs();
+            if (suspended) {
+                // Answered across a reconnect, before the caches were dropped: not yet a renewal.
+                pending = null;
+                for (Recall c : r.recalls()) {
+                    carryOut(c);
+                }
+                continue;
+            }
             validUntil = sentAt + TimeUnit.MILLISECONDS.toNanos(r.termMs()) * 99 / 100;
             trustedOnce = true;
             expired = false;

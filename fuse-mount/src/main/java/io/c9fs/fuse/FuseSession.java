@@ -136,6 +136,11 @@ public final class FuseSession implements AutoCloseable {
         return exited.await(timeout.toNanos(), TimeUnit.NANOSECONDS) && sawUnmount;
     }
 
+    /** True once a worker has read the end of the mount (ENODEV): the kernel has let go of it. */
+    public boolean unmountSeen() {
+        return sawUnmount;
+    }
+
     /** True once every worker has left. */
     public boolean ended() {
         return exited.getCount() == 0;

@@ -58,6 +58,28 @@ public interface CachePolicy {
     default void writerReleased(OpenHandle h) {
     }
 
+    /**
+     * The 9P connection was lost; called on the session's c9fs-redial thread. Whatever the server
+     * promised this mount (leases) is void from now on.
+     */
+    default void connectionLost() {
+    }
+
+    /**
+     * A new connection is up with every fid restored; called on the c9fs-redial thread, never a
+     * worker, so it may notify the kernel. Nothing cached can be trusted (no recall reached us
+     * while disconnected): drop every page and attribute the kernel holds; dirty pages are written
+     * back (laundered) on the way, through the restored connection.
+     */
+    default void reconnected(io.c9fs.cache.KernelCache kernel) {
+        try {
+            kernel.dropAll();
+        } catch (java.io.IOException | RuntimeException e) {
+            System.getLogger(CachePolicy.class.getName()).log(System.Logger.Level.WARNING,
+                    "dropping kernel caches after reconnecting: " + e.getMessage());
+        }
+    }
+
     /** Lines for {@code c9fs stats}: how the mount keeps its caches valid, and how that goes. */
     default String describe() {
         return "coherence: close-to-open (no leases)\n";

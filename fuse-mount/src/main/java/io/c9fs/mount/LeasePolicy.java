@@ -5,7 +5,7 @@ import io.c9fs.cache.PageCache;
 import io.c9fs.fuse.FuseException;
 import io.c9fs.fuse.FuseRequest;
 import io.c9fs.fuse.FuseSession;
-import io.c9fs.transport.client.NinepClient;
+import io.c9fs.transport.client.NinepSession;
 import io.c9fs.transport.client.NinepException;
 import io.c9fs.transport.proto.Message;
 import java.time.Duration;
@@ -25,7 +25,7 @@ import java.time.Duration;
 final class LeasePolicy implements CachePolicy {
     private static final System.Logger LOG = System.getLogger(LeasePolicy.class.getName());
 
-    private final NinepClient client;
+    private final NinepSession client;
     private final CloseToOpenPolicy fallback;
     private final long leasedNanos;
     private final Duration flushInterval;
@@ -37,7 +37,7 @@ final class LeasePolicy implements CachePolicy {
      * @param flushInterval how long a store through a shared mapping may stay local (clause 3c)
      * @param cacheBytes    bound of the mount's page cache
      */
-    LeasePolicy(NinepClient client, CloseToOpenPolicy fallback, long leasedNanos, Duration flushInterval,
+    LeasePolicy(NinepSession client, CloseToOpenPolicy fallback, long leasedNanos, Duration flushInterval,
                 long cacheBytes) {
         this.client = client;
         this.fallback = fallback;
@@ -92,6 +92,25 @@ final class LeasePolicy implements CachePolicy {
         LeaseClient l = leases;
         if (l != null) {
             l.close();
+        }
+    }
+
+    @Override
+    public void connectionLost() {
+        LeaseClient l = leases;
+        if (l != null) {
+            l.connectionLost();
+        }
+    }
+
+    /** The lease client drops the kernel's caches through its own notifier, then trusts again at the next renewal. */
+    @Override
+    public void reconnected(io.c9fs.cache.KernelCache kernel) {
+        LeaseClient l = leases;
+        if (l != null) {
+            l.reconnected();
+        } else {
+            CachePolicy.super.reconnected(kernel);
         }
     }
 

@@ -13,7 +13,7 @@ import io.c9fs.fuse.OpenOut;
 import io.c9fs.fuse.SetattrIn;
 import io.c9fs.fuse.StatfsOut;
 import io.c9fs.transport.Errno;
-import io.c9fs.transport.client.NinepClient;
+import io.c9fs.transport.client.NinepSession;
 import io.c9fs.transport.proto.Dialect;
 import io.c9fs.transport.proto.Message;
 import io.c9fs.transport.proto.Message.Rread;
@@ -68,7 +68,7 @@ public final class LegacyFilesystem implements FuseFilesystem {
     /** Entries whose fids are walked concurrently per step of a READDIRPLUS. */
     private static final int READDIRPLUS_GROUP = 64;
 
-    private final NinepClient client;
+    private final NinepSession client;
     private final Rpc rpc;
     private final FidReaper reaper;
     private final NodeTable nodes;
@@ -87,7 +87,7 @@ public final class LegacyFilesystem implements FuseFilesystem {
      * @param ownerGid       likewise for the group
      * @param requestTimeout bound on one 9P exchange
      */
-    public LegacyFilesystem(NinepClient client, int rootFid, Qid rootQid, CachePolicy policy, int ownerUid,
+    public LegacyFilesystem(NinepSession client, int rootFid, Qid rootQid, CachePolicy policy, int ownerUid,
                             int ownerGid, Duration requestTimeout) {
         if (client.dialect().isLinux()) {
             throw new IllegalArgumentException("9P2000.L connections belong to NinepFilesystem");

@@ -10,7 +10,10 @@ import io.c9fs.transport.client.ClientConfig;
 import io.c9fs.transport.client.NinepAddress;
 import io.c9fs.transport.client.NinepClient;
 import io.c9fs.transport.client.NinepException;
+import io.c9fs.transport.client.NinepSession;
+import io.c9fs.transport.client.RedialingSession;
 import io.c9fs.transport.proto.Qid;
+import io.c9fs.transport.stats.StatsEndpoint;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -118,7 +121,7 @@ public final class Main {
         } catch (IllegalArgumentException e) {
             throw new MountFailure(e.getMessage());
         }
-        NinepClient client = connect(address, args);
+        RedialingSession client = connect(address, args);
         FuseSession session;
         CachePolicy policy;
         FuseFilesystem fs;
@@ -147,6 +150,30 @@ public final class Main {
             client.close();
             throw e instanceof MountFailure ? (MountFailure) e : new MountFailure(String.valueOf(e));
         }
+        // Outages are told on the session's c9fs-redial thread, which may notify the kernel
+        // (a worker must not: FINDINGS.md Q4).
+        client.listener(new RedialingSession.Listener() {
+            @Override
+            public void connectionLost() {
+                err.println("c9fs-mount: connection to " + address + " lost; "
+                        + (args.softTimeout() == null ? "calls wait until it is back (hard mount)"
+                        : "calls fail with EIO after " + args.softTimeout().toMillis() + " ms (soft mount)"));
+                if (fs instanceof NinepFilesystem) {
+                    ((NinepFilesystem) fs).connectionLost();
+                } else {
+                    policy.connectionLost();
+                }
+            }
+
+            @Override
+            public void reconnected() {
+                if (fs instanceof NinepFilesystem) {
+                    ((NinepFilesystem) fs).reconnected();
+                }
+                // After the caches are dropped: from here on nothing older than the reconnect is served.
+                err.println("c9fs-mount: reconnected to " + address);
+            }
+        });
         StatsEndpoint stats = StatsEndpoint.open(args.mountpoint(), () -> report(args, client, fs, policy));
         AtomicBoolean stopping = new AtomicBoolean();
         // SIGINT/SIGTERM: unmount, and let the main thread finish with status 0. A shutdown hook
@@ -166,11 +193,6 @@ public final class Main {
                 }
             });
         }
-        client.closeFuture().whenComplete((v, e) -> {
-            if (!stopping.get()) {
-                err.println("c9fs-mount: connection to " + address + " lost; calls now fail with EIO");
-            }
-        });
         if (args.notifyReady()) {
             out.println(READY);
             out.flush();
@@ -182,7 +204,13 @@ public final class Main {
         }
         try {
             while (!session.awaitUnmount(Duration.ofSeconds(1))) {
-                // the kernel (umount, c9fs-mount -u, a signal's unmount) decides when we are done
+                // The kernel (umount, c9fs-mount -u, a signal's unmount) decides when we are done.
+                // Unmounted during an outage, workers may still wait for the server (hard mount):
+                // nobody can receive their answers any more, so stop redialing and let them go.
+                if (session.unmountSeen() && client.state() == RedialingSession.State.RECONNECTING) {
+                    err.println("c9fs-mount: unmounted while " + address + " is away; giving up on it");
+                    client.close();
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -198,18 +226,25 @@ public final class Main {
     }
 
     /** What {@code c9fs stats} prints. */
-    private static String report(MountArgs args, NinepClient client, FuseFilesystem fs, CachePolicy policy) {
+    private static String report(MountArgs args, RedialingSession client, FuseFilesystem fs, CachePolicy policy) {
         StringBuilder b = new StringBuilder();
         b.append("mount:     ").append(args.mountpoint()).append('\n');
         b.append("server:    ").append(client.server()).append(" (").append(client.dialect()).append(", msize ")
                 .append(client.msize()).append(client.isOpen() ? ")" : ", connection LOST)").append('\n');
+        RedialingSession.Recovery rec = client.recovery();
+        b.append(String.format("session:   %s, %s, %d reconnects, %.1f s outage, %d replayed, %d failed in flight,"
+                        + " %d stale fids, %d lost locks%n", rec.state(),
+                args.softTimeout() == null ? "hard" : "soft timeo=" + args.softTimeout().toMillis() / 1000.0 + "s",
+                rec.reconnects(), rec.outageMillis() / 1000.0, rec.replayed(), rec.failedInFlight(), rec.staleFids(),
+                rec.lostLocks()));
         b.append(policy.describe());
         NinepClient.Stats s = client.stats();
         b.append(String.format("9p:        %d requests, %d in flight, %.1f MiB sent, %.1f MiB received%n",
                 s.requests(), s.inFlight(), s.bytesSent() / 1048576.0, s.bytesReceived() / 1048576.0));
         if (fs instanceof NinepFilesystem) {
             NinepFilesystem n = (NinepFilesystem) fs;
-            b.append(String.format("fuse:      %d nodes, %d open handles%n", n.nodeCount(), n.handleCount()));
+            b.append(String.format("fuse:      %d nodes, %d open handles, %d write-back errors%n", n.nodeCount(),
+                    n.handleCount(), n.writebackErrors()));
         }
         return b.toString();
     }
@@ -254,12 +289,12 @@ public final class Main {
         }
     }
 
-    private static NinepClient connect(NinepAddress address, MountArgs args) throws MountFailure {
+    private static RedialingSession connect(NinepAddress address, MountArgs args) throws MountFailure {
         ClientConfig config = new ClientConfig(args.msize(), args.version(), CONNECT_TIMEOUT, args.timeout(),
                 args.uname(), uid(), args.aname());
-        NinepClient client;
+        RedialingSession client;
         try {
-            client = NinepClient.connect(address, config);
+            client = RedialingSession.connect(address, config, args.softTimeout());
         } catch (NinepException e) {
             throw new MountFailure(connectProblem(address, args.version(), e));
         }
@@ -384,8 +419,11 @@ public final class Main {
      * detach it lazily: the kernel then lets the last user finish and the daemon exits after.
      */
     private static void unmount(Path mp) throws MountFailure {
-        List<String> plain = isRoot() ? List.of("umount", mp.toString()) : List.of("fusermount3", "-u", mp.toString());
-        List<String> lazy = isRoot() ? List.of("umount", "-l", mp.toString())
+        // umount -c: not canonicalized, since realpath(3) would stat the mount's root, and on a
+        // hard mount whose server is away that waits for the server to come back.
+        String abs = mp.toAbsolutePath().normalize().toString();
+        List<String> plain = isRoot() ? List.of("umount", "-c", abs) : List.of("fusermount3", "-u", mp.toString());
+        List<String> lazy = isRoot() ? List.of("umount", "-c", "-l", abs)
                 : List.of("fusermount3", "-u", "-z", mp.toString());
         String why = runBounded(plain);
         if (why != null && runBounded(lazy) != null) {

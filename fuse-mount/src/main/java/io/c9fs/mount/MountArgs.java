@@ -27,11 +27,13 @@ import java.util.List;
  * @param workers      -o workers=N, FUSE worker threads
  * @param log          -o log=FILE, where a detached daemon writes its messages (else nowhere)
  * @param fuseOptions  FUSE mount options passed through (default_permissions, nonempty)
+ * @param softTimeout  -o soft,timeo=S: how long requests wait for a lost server before EIO; null
+ *                     for -o hard (the default: wait until it is back, interruptible)
  */
 public record MountArgs(String address, Path mountpoint, boolean unmount, boolean help, boolean foreground,
                         boolean notifyReady, boolean readOnly, boolean allowOther, int msize, String version,
                         String uname, String aname, Duration attrTimeout, Duration timeout, int workers, Path log,
-                        List<String> fuseOptions) {
+                        List<String> fuseOptions, Duration softTimeout) {
 
     /** Internal flag of the detached child. */
     static final String NOTIFY_READY = "--notify-ready";
@@ -55,7 +57,12 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
             "  uname=U            user to attach as (default: the current user)",
             "  aname=A            file tree to attach (default: empty; diod wants the export path)",
             "  actimeo=S          entry and attribute cache timeout in seconds (default 1)",
-            "  timeout=S          9P request timeout in seconds; a dead server gives EIO after it (default 30)",
+            "  timeout=S          9P request timeout in seconds; a server silent this long is taken",
+            "                     as lost and redialed (default 30)",
+            "  hard               when the server is lost, redial and make calls wait until it is back",
+            "                     (default); a signal interrupts a waiting call (EINTR)",
+            "  soft               as hard, but calls fail with EIO once the server has been away timeo",
+            "  timeo=S            soft mounts: seconds of outage before calls fail (default 10)",
             "  workers=N          FUSE worker threads (default 8)",
             "  log=FILE           where the detached daemon writes its messages");
 
@@ -113,14 +120,14 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
         }
         if (help) {
             return new MountArgs(null, null, false, true, false, false, false, false, 0, null, null, null,
-                    null, null, 0, null, List.of());
+                    null, null, 0, null, List.of(), null);
         }
         if (unmount) {
             if (positional.size() != 1) {
                 throw new UsageException("-u takes exactly one MOUNTPOINT");
             }
             return new MountArgs(null, Path.of(positional.get(0)), true, false, false, false, false, false, 0,
-                    null, null, null, null, null, 0, null, List.of());
+                    null, null, null, null, null, 0, null, List.of(), null);
         }
         if (positional.size() != 2) {
             throw new UsageException("need ADDRESS and MOUNTPOINT");
@@ -134,6 +141,8 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
         String aname = "";
         Duration actimeo = Duration.ofSeconds(1);
         Duration timeout = Duration.ofSeconds(30);
+        boolean soft = false;
+        Duration timeo = Duration.ofSeconds(10);
         int workers = 8;
         Path log = null;
         List<String> fuse = new ArrayList<>();
@@ -186,6 +195,18 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
                             throw new UsageException("timeout must be positive");
                         }
                         break;
+                    case "hard":
+                        soft = false;
+                        break;
+                    case "soft":
+                        soft = true;
+                        break;
+                    case "timeo":
+                        timeo = seconds(key, value);
+                        if (timeo.isZero()) {
+                            throw new UsageException("timeo must be positive");
+                        }
+                        break;
                     case "workers":
                         workers = (int) number(key, value, 2, 256);
                         break;
@@ -198,7 +219,8 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
             }
         }
         return new MountArgs(positional.get(0), Path.of(positional.get(1)), false, false, foreground, notify, ro,
-                allowOther, msize, version, uname, aname, actimeo, timeout, workers, log, fuse);
+                allowOther, msize, version, uname, aname, actimeo, timeout, workers, log, fuse,
+                soft ? timeo : null);
     }
 
     /** This command line for the detached child: foreground, reporting readiness on stdout. */

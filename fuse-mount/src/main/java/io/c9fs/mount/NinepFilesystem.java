@@ -17,7 +17,7 @@ import io.c9fs.fuse.OpenOut;
 import io.c9fs.fuse.SetattrIn;
 import io.c9fs.fuse.StatfsOut;
 import io.c9fs.transport.Errno;
-import io.c9fs.transport.client.NinepClient;
+import io.c9fs.transport.client.NinepSession;
 import io.c9fs.transport.proto.Dirent;
 import io.c9fs.transport.proto.Message;
 import io.c9fs.transport.proto.Message.Rgetattr;
@@ -110,7 +110,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     private static final long LOCK_RETRY_MIN_MS = 10;
     private static final long LOCK_RETRY_MAX_MS = 500;
 
-    private final NinepClient client;
+    private final NinepSession client;
     private final Rpc rpc;
     private final NodeTable nodes;
     /**
@@ -124,6 +124,8 @@ public final class NinepFilesystem implements FuseFilesystem {
     private final Duration requestTimeout;
     private final ConcurrentMap<Long, OpenHandle> handles = new ConcurrentHashMap<>();
     private final LockOwners locks = new LockOwners();
+    private final AtomicLong writebackErrors = new AtomicLong();
+    private volatile FuseSession session;
     private final AtomicLong nextFh = new AtomicLong(1);
     private final FidReaper reaper;
     /** Permits for SETLKW requests waiting at once (each holds a FUSE worker while it waits). */
@@ -142,7 +144,7 @@ public final class NinepFilesystem implements FuseFilesystem {
      * @param lockWaiters    how many SETLKW may wait at once: fewer than the FUSE workers, so that
      *                       the unlock that ends a wait always finds a worker (more get EDEADLK)
      */
-    public NinepFilesystem(NinepClient client, int rootFid, Qid rootQid, CachePolicy policy,
+    public NinepFilesystem(NinepSession client, int rootFid, Qid rootQid, CachePolicy policy,
                            Duration requestTimeout, int lockWaiters) {
         if (!client.dialect().isLinux()) {
             throw new IllegalArgumentException("needs a 9P2000.L connection, not " + client.dialect());
@@ -169,6 +171,7 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     @Override
     public void init(FuseSession session) {
+        this.session = session;
         policy.start(nodes, session);
     }
 
@@ -510,7 +513,9 @@ public final class NinepFilesystem implements FuseFilesystem {
             }
             LOG.log(System.Logger.Level.WARNING, "writing back " + size + " bytes of " + h.node + " at " + offset
                     + " failed: " + e.getMessage() + "; reported at the next fsync or close");
-            h.node.lostWrite = e.errno();
+            h.node.wbErrno = e.errno();
+            h.node.wbErrSeq.incrementAndGet();
+            writebackErrors.incrementAndGet();
             n = size;
         }
         PageCache pages = policy.pages();
@@ -531,16 +536,41 @@ public final class NinepFilesystem implements FuseFilesystem {
         if (mine != null) {
             clunkNow(mine.fid());
         }
-        reportLostWrite(nodes.get(nodeid));
+        OpenHandle h = handles.get(fh);
+        if (h != null) {
+            reportLostWrite(h);
+        }
     }
 
-    /** A written-back page that the server refused: tell the application, once. */
-    private static void reportLostWrite(Node node) throws FuseException {
-        int errno = node.lostWrite;
+    /** A written-back page that could not be written since this handle last reported: tell the application, once. */
+    private static void reportLostWrite(OpenHandle h) throws FuseException {
+        int errno = h.takeWritebackError();
         if (errno != 0) {
-            node.lostWrite = 0;
-            throw new FuseException(errno, "a page written back from a mapping of " + node + " was refused");
+            throw new FuseException(errno, "a page written back from a mapping of " + h.node + " was not written");
         }
+    }
+
+    /** Written-back pages that could not be written (server refusal, soft timeout, stale file). */
+    public long writebackErrors() {
+        return writebackErrors.get();
+    }
+
+    /**
+     * The connection was restored: the kernel's view of every inode may be out of date (another
+     * client may have changed anything meanwhile, and no recall could reach us). Runs on the
+     * session's c9fs-redial thread, never a worker: dropping launders dirty pages through WRITEs
+     * that workers answer (FINDINGS.md Q4).
+     */
+    public void reconnected() {
+        FuseSession s = session;
+        if (s != null) {
+            policy.reconnected(new KernelNotifications(nodes, s));
+        }
+    }
+
+    /** The connection was lost (redial thread). */
+    public void connectionLost() {
+        policy.connectionLost();
     }
 
     @Override
@@ -557,8 +587,20 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public void fsync(FuseRequest r, long nodeid, long fh, boolean datasync) throws FuseException {
         OpenHandle h = handle(fh);
-        rpc.call(r, new Message.Tfsync(h.fid, datasync ? 1 : 0), Message.Rfsync.class);
-        reportLostWrite(h.node);
+        FuseException failed = null;
+        try {
+            rpc.call(r, new Message.Tfsync(h.fid, datasync ? 1 : 0), Message.Rfsync.class);
+        } catch (FuseException e) {
+            failed = e;
+        }
+        // errseq: a failed fsync reports the lost write-back too; this descriptor has seen it.
+        int lost = h.takeWritebackError();
+        if (failed != null) {
+            throw failed;
+        }
+        if (lost != 0) {
+            throw new FuseException(lost, "a page written back from a mapping of " + h.node + " was not written");
+        }
     }
 
     // ------------------------------------------------------------------ directories

@@ -22,8 +22,15 @@ final class Node {
     volatile String name;
     /** {@link NodeTable#epoch()} when {@link #fid} was walked: older than the table's means maybe stale. */
     volatile long walkedEpoch;
-    /** errno of a written-back page the server refused, until an FSYNC or FLUSH reports it; 0 if none. */
-    volatile int lostWrite;
+    /**
+     * Write-back errors with Linux's errseq semantics: {@link #wbErrSeq} counts the written-back
+     * pages the server refused (or that could not reach it: a soft mount's timeout, a file gone
+     * stale across a reconnect), {@link #wbErrno} is the last one's errno. Each handle remembers
+     * the count it has reported, so every descriptor open at the failure sees it once, at its
+     * next fsync, msync or close (FLUSH).
+     */
+    final java.util.concurrent.atomic.AtomicLong wbErrSeq = new java.util.concurrent.atomic.AtomicLong();
+    volatile int wbErrno;
     /** Kernel references: one per LOOKUP-like reply, returned by FORGET. Guarded by the table lock. */
     long lookups;
 

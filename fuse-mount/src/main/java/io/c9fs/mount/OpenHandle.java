@@ -20,6 +20,8 @@ final class OpenHandle {
     final int chunk;
     /** Opened for writing: holds the file's write lease until RELEASE. Set before the open returns. */
     volatile boolean writer;
+    /** The node's write-back error count this handle has reported (errseq: from its open on). */
+    final java.util.concurrent.atomic.AtomicLong wbSeen;
 
     private List<Dirent> batch = List.of();
     private int batchPos;
@@ -31,6 +33,17 @@ final class OpenHandle {
         this.node = node;
         this.fid = fid;
         this.chunk = chunk;
+        this.wbSeen = new java.util.concurrent.atomic.AtomicLong(node.wbErrSeq.get());
+    }
+
+    /** The errno of a write-back failure this handle has not reported yet (and marks it reported), or 0. */
+    int takeWritebackError() {
+        long now = node.wbErrSeq.get();
+        long seen = wbSeen.get();
+        if (now != seen && wbSeen.compareAndSet(seen, now)) {
+            return node.wbErrno;
+        }
+        return 0;
     }
 
     /** The fetched entries that follow cookie {@code offset}, or null if none are held. */

@@ -3,7 +3,7 @@ package io.c9fs.mount;
 import io.c9fs.fuse.FuseException;
 import io.c9fs.fuse.FuseRequest;
 import io.c9fs.transport.Errno;
-import io.c9fs.transport.client.NinepClient;
+import io.c9fs.transport.client.NinepSession;
 import io.c9fs.transport.client.NinepException;
 import io.c9fs.transport.proto.Message;
 import java.time.Duration;
@@ -19,19 +19,23 @@ import java.util.concurrent.TimeoutException;
  * Turns 9P exchanges into the blocking, bounded, interruptible calls a FUSE worker makes.
  *
  * <p>Every wait is bounded by the request timeout (plus a margin for the client's own timer), so
- * a dead or silent server yields EIO, never a hung worker. A FUSE_INTERRUPT cancels the pending
+ * a dead or silent server yields EIO, never a hung worker; except on a hard redialing session
+ * ({@link NinepSession#waitBoundNanos}), where a call waits for the server to come back and only
+ * an interrupt ends it sooner. A FUSE_INTERRUPT cancels the pending
  * future, which makes the client send Tflush; the caller sees EINTR. Server errors keep their
  * errno (9P2000.L Rlerror carries Linux errnos); an error without one becomes EIO.
  *
  * <p>Threads: any worker; stateless apart from the client.
  */
 final class Rpc {
-    private final NinepClient client;
+    private final NinepSession client;
     private final long boundNanos;
 
-    Rpc(NinepClient client, Duration requestTimeout) {
+    Rpc(NinepSession client, Duration requestTimeout) {
         this.client = client;
-        this.boundNanos = requestTimeout.plusSeconds(2).toNanos();
+        // A redialing hard session answers every request eventually (or the caller interrupts):
+        // waiting less would turn an outage into EIO, which is what soft is for.
+        this.boundNanos = Math.max(requestTimeout.plusSeconds(2).toNanos(), client.waitBoundNanos());
     }
 
     /** Sends {@code request} and waits for its reply of type {@code reply}. */
@@ -54,7 +58,7 @@ final class Rpc {
             r.onInterrupt(() -> f.cancel(true));
         }
         try {
-            return f.get(boundNanos, TimeUnit.NANOSECONDS);
+            return boundNanos == Long.MAX_VALUE ? f.get() : f.get(boundNanos, TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             f.cancel(true);
@@ -114,10 +118,8 @@ final class Rpc {
     }
 
     void clunk(int fid) {
-        if (!client.isOpen()) {
-            client.freeFid(fid);
-            return;
-        }
+        // Sent even while a redialing session is between connections: the fid is restored on
+        // the next one unless its clunk says otherwise, so its number is free only after that.
         client.rpc(new Message.Tclunk(fid), Message.Rclunk.class)
                 .whenComplete((ok, err) -> client.freeFid(fid));
     }

@@ -1,5 +1,6 @@
 package io.c9fs.mount;
 
+import io.c9fs.transport.stats.StatsEndpoint;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;

@@ -32,6 +32,18 @@ class MountArgsTest {
     }
 
     @Test
+    void hardIsTheDefaultSoftTakesTimeo() throws Exception {
+        assertEquals(null, MountArgs.parse(new String[] {"h:1", "m"}).softTimeout());
+        assertEquals(null, MountArgs.parse(new String[] {"h:1", "m", "-o", "soft,hard"}).softTimeout());
+        assertEquals(Duration.ofSeconds(10), MountArgs.parse(new String[] {"h:1", "m", "-o", "soft"}).softTimeout());
+        assertEquals(Duration.ofMillis(2500),
+                MountArgs.parse(new String[] {"h:1", "m", "-o", "soft,timeo=2.5"}).softTimeout());
+        assertThrows(MountArgs.UsageException.class,
+                () -> MountArgs.parse(new String[] {"h:1", "m", "-o", "soft,timeo=0"}));
+        assertTrue(MountArgs.USAGE.contains("soft") && MountArgs.USAGE.contains("timeo=S"));
+    }
+
+    @Test
     void defaults() throws Exception {
         MountArgs a = MountArgs.parse(new String[] {"h:1", "m"});
         assertFalse(a.readOnly() || a.foreground() || a.unmount() || a.notifyReady());

@@ -56,6 +56,41 @@ final class ServerProcess implements AutoCloseable {
         throw new IOException(kind + " did not start; see " + log);
     }
 
+    /**
+     * Starts the server again on {@code port} over the same export (after {@link #kill}); retries
+     * for up to 60 s (a JVM starting on a loaded machine, the port still held by the killed
+     * process's sockets for a moment).
+     */
+    static ServerProcess startOn(Kind kind, Path export, Path log, int port) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < deadline) {
+            Process p = new ProcessBuilder(command(kind, export, log, port)).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+            long until = Math.min(deadline, System.nanoTime() + TimeUnit.SECONDS.toNanos(30));
+            while (p.isAlive() && System.nanoTime() < until) {
+                try (Socket s = new Socket()) {
+                    s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+                    return new ServerProcess(kind, export, port, p);
+                } catch (IOException notYet) {
+                    Thread.sleep(50);
+                }
+            }
+            p.destroyForcibly();
+            p.waitFor(5, TimeUnit.SECONDS);
+            Thread.sleep(200);
+        }
+        throw new IOException(kind + " did not start again on port " + port + "; see " + log);
+    }
+
+    private static List<String> command(Kind kind, Path export, Path log, int port) {
+        return kind == Kind.DIOD
+                ? List.of(TestEnv.diod(), "-f", "-n", "-l", "127.0.0.1:" + port, "-e", export.toString(),
+                        "-L", log.toString())
+                : List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-cp", System.getProperty("java.class.path"), "io.c9fs.server.Main",
+                        "--export", export.toString(), "--listen", "127.0.0.1:" + port);
+    }
+
     String address() {
         return "127.0.0.1:" + port;
     }

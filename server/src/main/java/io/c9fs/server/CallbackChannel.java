@@ -108,12 +108,21 @@ final class CallbackChannel implements LeaseManager.Holder {
         conn.reply(tag, new Message.Rrecalled());
     }
 
-    /** Tversion or disconnect: the leases end, and nobody waits for this client any more. */
-    void close() {
+    /**
+     * Tversion (a goodbye: {@code vanished} false) ends the leases at once, and nobody waits for
+     * this client any more. A connection that vanished leaves its leases standing until the term
+     * after its last renewal ({@link LeaseManager#vanished}): it may be partitioned, still trusting
+     * its cache.
+     */
+    void close(boolean vanished) {
         closed = true;
         release();
         queued.clear();
-        leases.disconnected(this);
+        if (vanished) {
+            leases.vanished(this);
+        } else {
+            leases.disconnected(this);
+        }
     }
 
     private void release() {

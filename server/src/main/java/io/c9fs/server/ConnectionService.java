@@ -60,17 +60,29 @@ final class ConnectionService implements NinepHandler {
         }
     }
 
+    /**
+     * A Tversion on the established session (the channel is still active) is the client's
+     * goodbye: its fids, locks and leases go at once. A connection that closed without one
+     * vanished: its fids go (their locks are remembered for reclaims), its leases stand until the
+     * term after their last renewal, since a partitioned client may still trust its cache.
+     */
     @Override
     public void reset(ServerConnection conn) {
+        boolean vanished = !conn.channel().isActive();
         if (callbacks != null) {
-            callbacks.close();
+            callbacks.close(vanished);
             callbacks = null;
         }
         if (queue != null) {
-            queue.close();
+            queue.close(vanished);
             queue = null;
         }
-        conn.channel().config().setAutoRead(true);
+        if (vanished) {
+            server.stats().vanished.incrementAndGet();
+        } else {
+            server.stats().goodbyes.incrementAndGet();
+            conn.clearPauses();
+        }
     }
 
     @Override
@@ -104,7 +116,7 @@ final class ConnectionService implements NinepHandler {
 
         @Override
         public void reading(boolean on) {
-            conn.channel().config().setAutoRead(on);
+            conn.pauseReading(!on);
         }
     }
 }

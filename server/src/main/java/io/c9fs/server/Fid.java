@@ -25,6 +25,8 @@ final class Fid {
     int openFlags;
     boolean removeOnClunk;
     DirCursor dir;
+    /** Byte-range locks taken through this fid (null until the first), for reclaims after a vanish. */
+    LockTable.Held locks;
 
     /** xattr read: the value or the name list; xattr write: the name, flags and bytes so far. */
     byte[] xattrValue;

@@ -25,7 +25,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * recall expired gets ESTALE for writes to that file until it takes a new lease.
  *
  * <p>Also the server's lease machinery as sessions see it: the {@link LeaseManager}, the
- * {@link LocalChanges} watcher and the epoch counter.
+ * {@link LocalChanges} watcher, the epoch counter, and the {@link LockTable}.
  *
  * <p>Threading: stateless apart from those (each thread-safe); called on worker threads by the
  * request being run. Lookups of the primary fid are safe there (only its own request changes it).
@@ -35,11 +35,15 @@ final class LeaseGate {
 
     private final LeaseManager leases;
     private final LocalChanges watcher;
+    private final LockTable locks;
+    private final DiskSpace disk;
     private final long bootId;
     private final AtomicInteger epochs = new AtomicInteger();
 
     /** {@code bootId}: random per server start, the high half of every lease epoch. */
-    LeaseGate(LeaseManager leases, LocalChanges watcher, int bootId) {
+    LeaseGate(LeaseManager leases, LocalChanges watcher, LockTable locks, DiskSpace disk, int bootId) {
+        this.locks = locks;
+        this.disk = disk;
         this.leases = leases;
         this.watcher = watcher;
         this.bootId = Integer.toUnsignedLong(bootId);
@@ -51,6 +55,16 @@ final class LeaseGate {
 
     LocalChanges watcher() {
         return watcher;
+    }
+
+    /** Grace and the locks of vanished connections, shared by every session. */
+    LockTable locks() {
+        return locks;
+    }
+
+    /** The export's full-disk state. */
+    DiskSpace disk() {
+        return disk;
     }
 
     /** A new lease epoch: (boot id << 32) | counter (docs/protocol.md). */

@@ -55,7 +55,10 @@ import java.util.List;
  * <p>Locks: Tlock maps to an open-file-description lock (F_OFD_SETLK) on the fid's descriptor, so
  * locks conflict across fids, across clients and with local processes, and vanish when the fid is
  * clunked or the connection drops. A conflicting request, blocking or not, is answered BLOCKED:
- * v9fs retries a blocking request itself, and the server never parks a worker on a lock.
+ * v9fs retries a blocking request itself, and the server never parks a worker on a lock. Grace
+ * and reclaims ({@link LockTable}): during grace only reclaims are granted (others get GRACE); a
+ * reclaim is refused (ERROR) when a conflicting lock was granted since its owner's connection
+ * vanished.
  *
  * <p>Threading: as {@link Session}: called on worker threads, one request per primary fid at once.
  */
@@ -603,15 +606,44 @@ final class LinuxOps {
             throw new ErrnoException(Errno.EBADF, "lock on an unopened fid");
         }
         short type = lockType(t.lockType());
+        LockTable table = s.locks();
+        if (!table.mayLock(t)) {
+            return new Rlock(Rlock.GRACE);
+        }
+        long path = f.node.qidPath();
+        LockTable.Range range = new LockTable.Range(t.lockType(), t.start(),
+                LockTable.end(t.start(), t.length()), new LockTable.Owner(t.clientId(), t.procId()));
+        boolean reclaim = (t.flags() & Tlock.FLAGS_RECLAIM) != 0 && t.lockType() != Tlock.UNLCK;
+        if (reclaim && table.heldByOwnerElsewhere(path, range.owner(), t.lockType(), range.start(),
+                range.end(), s.owner)) {
+            // The owner's old connection still holds it: not yet seen dead (keepalive, frame
+            // timeout). Retry once it is dropped and its locks are on record.
+            return new Rlock(Rlock.GRACE);
+        }
+        if (reclaim && !table.reclaim(path, range.owner(), range.start(), range.end())) {
+            // Another client held a conflicting lock since this one's connection vanished: the
+            // range may have changed under the lock the client believes it still holds.
+            return new Rlock(Rlock.ERROR);
+        }
         try {
             Posix.ofdLock(f.ioFd, Posix.F_OFD_SETLK, type, t.start(), t.length());
-            return new Rlock(Rlock.SUCCESS);
         } catch (ErrnoException e) {
             if (e.errno() == Errno.EAGAIN || e.errno() == Errno.EACCES) {
+                if (reclaim) {
+                    // A reclaim that finds the range taken has lost it: waiting would not give it back.
+                    table.reclaimed(false);
+                    return new Rlock(Rlock.ERROR);
+                }
                 return new Rlock(Rlock.BLOCKED);
             }
             throw e;
         }
+        if (reclaim) {
+            table.reclaimed(true);
+        }
+        table.granted(path, range);
+        s.lockApplied(f, range);
+        return new Rlock(Rlock.SUCCESS);
     }
 
     private Message getlock(Tgetlock t) throws ErrnoException {

@@ -18,7 +18,8 @@ import java.util.concurrent.CountDownLatch;
  *
  * <pre>
  * c9fs-serve --export DIR [--listen 127.0.0.1:5640] [--read-only] [--auth-token FILE] [--insecure]
- *            [--no-leases] [--lease-term MS]
+ *            [--no-leases] [--lease-term MS] [--grace S] [--frame-timeout S] [--state-dir DIR] [--no-stats]
+ * c9fs-serve --stats --server ADDR [--watch]     (c9fs stats --server: a running server's counters)
  * </pre>
  *
  * A non-loopback listen address needs --auth-token (clients write the token to a Tauth fid) or
@@ -27,7 +28,8 @@ import java.util.concurrent.CountDownLatch;
 public final class Main {
     static final String USAGE = String.join("\n",
             "usage: c9fs-serve --export DIR [--listen HOST:PORT] [--read-only]",
-            "                  [--auth-token FILE] [--insecure] [--no-leases] [--lease-term MS] [--debug] [--help]",
+            "                  [--auth-token FILE] [--insecure] [--no-leases] [--lease-term MS]",
+            "                  [--grace S] [--frame-timeout S] [--state-dir DIR] [--no-stats] [--debug] [--help]",
             "  --export DIR       directory to serve (required)",
             "  --listen HOST:PORT address to listen on (default 127.0.0.1:5640; also unix:/path)",
             "  --read-only        refuse every change with EROFS",
@@ -35,8 +37,18 @@ public final class Main {
             "  --insecure         allow a non-loopback address without --auth-token",
             "  --no-leases        do not offer 9P2000.L.c9 (leases and recalls)",
             "  --lease-term MS    lease term in milliseconds (default 10000)",
+            "  --grace S          after a restart, for S seconds only lock reclaims are granted,",
+            "                     other lock requests are answered GRACE (default: the lease term;",
+            "                     only when the last run may have left locks, see --state-dir; 0: none)",
+            "  --frame-timeout S  close a connection stalled for S seconds in the middle of a frame",
+            "                     (default 30; 0: never)",
+            "  --state-dir DIR    where to note whether locks are held (default /var/lib/c9fs for root,",
+            "                     else $XDG_STATE_HOME/c9fs or ~/.local/state/c9fs)",
+            "  --no-stats         no stats socket (default: c9fs stats --server HOST:PORT reads it)",
             "  --debug            log every 9P message received and sent (stderr)",
-            "Speaks 9P2000.L.c9, 9P2000.L, 9P2000.u and 9P2000; stops cleanly on SIGINT/SIGTERM.");
+            "Speaks 9P2000.L.c9, 9P2000.L, 9P2000.u and 9P2000; stops cleanly on SIGINT/SIGTERM.",
+            "A client's goodbye (Tversion on its session) releases its fids, locks and leases at once;",
+            "a client that vanishes loses its fids and locks at once, its leases after the term.");
 
     /** A command-line mistake: reported as one line with exit status 2. */
     static final class UsageException extends Exception {
@@ -49,6 +61,9 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        if (args.length > 0 && args[0].equals("--stats")) {
+            System.exit(StatsCommand.run(Arrays.copyOfRange(args, 1, args.length), System.out, System.err));
+        }
         // --debug traces every 9P message; it is read here, before anything logs.
         io.c9fs.transport.Logs.configure(Arrays.asList(args).contains("--debug"));
         System.exit(run(args, System.out, System.err));
@@ -89,7 +104,9 @@ public final class Main {
         out.println("c9fs-serve: exporting " + server.export().dir() + " on " + server.address()
                 + (config.readOnly() ? " read-only" : "")
                 + (config.leases() ? ", leases with a " + config.leaseTerm().toMillis() + " ms term" : ", no leases")
-                + (config.authToken() != null ? " with token authentication" : ""));
+                + (config.authToken() != null ? " with token authentication" : "")
+                + (server.grace().isZero() ? "" : "; lock grace for " + server.grace().toMillis() + " ms")
+                + (server.statsSocket() != null ? "; stats: c9fs stats --server " + server.address() : ""));
         out.flush();
         try {
             stopped.await();
@@ -107,6 +124,10 @@ public final class Main {
         Path tokenFile = null;
         boolean leases = true;
         long termMs = ServerConfig.DEFAULT_LEASE_TERM.toMillis();
+        Duration grace = null;
+        Duration frameTimeout = ServerConfig.Robustness.defaults().frameTimeout();
+        Path stateDir = defaultStateDir();
+        boolean stats = true;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--export":
@@ -133,6 +154,19 @@ public final class Main {
                 case "--lease-term":
                     termMs = milliseconds(value(args, ++i, "--lease-term"));
                     break;
+                case "--grace":
+                    grace = seconds(value(args, ++i, "--grace"), "--grace");
+                    break;
+                case "--frame-timeout":
+                    frameTimeout = seconds(value(args, ++i, "--frame-timeout"), "--frame-timeout");
+                    frameTimeout = frameTimeout.isZero() ? null : frameTimeout;
+                    break;
+                case "--state-dir":
+                    stateDir = Path.of(value(args, ++i, "--state-dir"));
+                    break;
+                case "--no-stats":
+                    stats = false;
+                    break;
                 default:
                     throw new UsageException("unknown argument " + args[i]);
             }
@@ -155,8 +189,34 @@ public final class Main {
             throw new UsageException("refusing to listen on " + listen
                     + " without --auth-token FILE or --insecure");
         }
+        ServerConfig.Robustness defaults = ServerConfig.Robustness.defaults();
         return ServerConfig.of(export, address).withReadOnly(readOnly).withAuthToken(token)
-                .withLeases(leases).withLeaseTerm(Duration.ofMillis(termMs));
+                .withLeases(leases).withLeaseTerm(Duration.ofMillis(termMs))
+                .withRobustness(new ServerConfig.Robustness(grace != null ? grace : Duration.ofMillis(termMs),
+                        stateDir, frameTimeout, defaults.keepAliveIdle(), stats));
+    }
+
+    /** Seconds, fractions allowed ("1.5"), at least 0. */
+    private static Duration seconds(String v, String option) throws UsageException {
+        try {
+            double s = Double.parseDouble(v);
+            if (s >= 0 && s <= Integer.MAX_VALUE) {
+                return Duration.ofMillis(Math.round(s * 1000));
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new UsageException("bad " + option + " " + v + " (seconds, at least 0)");
+    }
+
+    /** Kept across reboots: a server machine that crashed with locks held gives its clients grace. */
+    private static Path defaultStateDir() {
+        if ("root".equals(System.getProperty("user.name"))) {
+            return Path.of("/var/lib/c9fs");
+        }
+        String xdg = System.getenv("XDG_STATE_HOME");
+        return xdg != null && !xdg.isEmpty() ? Path.of(xdg, "c9fs")
+                : Path.of(System.getProperty("user.home"), ".local", "state", "c9fs");
     }
 
     private static long milliseconds(String v) throws UsageException {

@@ -87,6 +87,7 @@ final class RequestQueue {
     private int running;
     private boolean closed;
     private boolean clunked;
+    private boolean vanished;
 
     RequestQueue(Session session, Executor workers, Sink sink, int maxInFlight) {
         this.session = session;
@@ -151,10 +152,14 @@ final class RequestQueue {
         sink.flushed(tag);
     }
 
-    /** Drops queued requests; the fids are clunked when the running ones are done. */
-    void close() {
+    /**
+     * Drops queued requests; the fids are clunked when the running ones are done.
+     * {@code vanished}: the connection went without a goodbye (see {@link Session#clunkAll}).
+     */
+    void close(boolean vanished) {
         synchronized (this) {
             closed = true;
+            this.vanished = vanished;
             for (Request r : byTag.values()) {
                 r.cancelled |= !r.started;
             }
@@ -273,6 +278,7 @@ final class RequestQueue {
      * recalled before the error is answered.
      */
     private CompletableFuture<Void> failed(Request r, int errno) {
+        session.disk().failed(errno, r.message.getClass().getSimpleName());
         r.errno = errno;
         r.answer = null;
         if (r.stage == Stage.APPLY) {
@@ -322,11 +328,15 @@ final class RequestQueue {
             }
             clunked = true;
         }
+        boolean v;
+        synchronized (this) {
+            v = vanished;
+        }
         try {
             // Closing descriptors and ORCLOSE removals are file I/O: keep them off the event loop.
-            workers.execute(session::clunkAll);
+            workers.execute(() -> session.clunkAll(v));
         } catch (RejectedExecutionException e) {
-            session.clunkAll();
+            session.clunkAll(v);
         }
     }
 }

@@ -16,11 +16,38 @@ import java.util.Set;
  * means leases are on) and the lease term.
  */
 public record ServerConfig(Path export, NinepAddress listen, boolean readOnly, byte[] authToken,
-                           ServerLimits limits, int workers, Set<Dialect> dialects, Duration leaseTerm) {
+                           ServerLimits limits, int workers, Set<Dialect> dialects, Duration leaseTerm,
+                           Robustness robustness) {
     /** docs/protocol.md: a lease lives 10 s after its holder's last Tcallback. */
     public static final Duration DEFAULT_LEASE_TERM = Duration.ofSeconds(10);
 
+    /**
+     * How the server weathers restarts and bad clients (docs/server.md).
+     *
+     * @param grace         after a start, how long only lock reclaims are granted (zero: none)
+     * @param stateDir      where the server notes whether locks were held, so that a start after
+     *                      a clean stop with none skips the grace; null: no note, grace always
+     * @param frameTimeout  a connection stalled mid-frame this long is closed (null: never)
+     * @param keepAliveIdle TCP keepalive probes after this much silence (null: off)
+     * @param statsEndpoint serve {@code c9fs stats --server} on a Unix socket
+     */
+    public record Robustness(Duration grace, Path stateDir, Duration frameTimeout, Duration keepAliveIdle,
+                             boolean statsEndpoint) {
+        public Robustness {
+            Objects.requireNonNull(grace, "grace");
+            if (grace.isNegative()) {
+                throw new IllegalArgumentException("grace " + grace);
+            }
+        }
+
+        /** For embedding: no grace, no state, a 30 s frame timeout, keepalive after 60 s, no stats socket. */
+        public static Robustness defaults() {
+            return new Robustness(Duration.ZERO, null, Duration.ofSeconds(30), Duration.ofSeconds(60), false);
+        }
+    }
+
     public ServerConfig {
+        Objects.requireNonNull(robustness, "robustness");
         Objects.requireNonNull(export, "export");
         Objects.requireNonNull(listen, "listen");
         Objects.requireNonNull(limits, "limits");
@@ -37,19 +64,19 @@ public record ServerConfig(Path export, NinepAddress listen, boolean readOnly, b
     /** Every dialect (leases on), default limits and term, read-write, no token, 8 workers. */
     public static ServerConfig of(Path export, NinepAddress listen) {
         return new ServerConfig(export, listen, false, null, ServerLimits.defaults(), 8,
-                EnumSet.allOf(Dialect.class), DEFAULT_LEASE_TERM);
+                EnumSet.allOf(Dialect.class), DEFAULT_LEASE_TERM, Robustness.defaults());
     }
 
     public ServerConfig withReadOnly(boolean ro) {
-        return new ServerConfig(export, listen, ro, authToken, limits, workers, dialects, leaseTerm);
+        return new ServerConfig(export, listen, ro, authToken, limits, workers, dialects, leaseTerm, robustness);
     }
 
     public ServerConfig withAuthToken(byte[] token) {
-        return new ServerConfig(export, listen, readOnly, token, limits, workers, dialects, leaseTerm);
+        return new ServerConfig(export, listen, readOnly, token, limits, workers, dialects, leaseTerm, robustness);
     }
 
     public ServerConfig withLimits(ServerLimits l) {
-        return new ServerConfig(export, listen, readOnly, authToken, l, workers, dialects, leaseTerm);
+        return new ServerConfig(export, listen, readOnly, authToken, l, workers, dialects, leaseTerm, robustness);
     }
 
     /**
@@ -64,11 +91,38 @@ public record ServerConfig(Path export, NinepAddress listen, boolean readOnly, b
         } else {
             d.remove(Dialect.P9P2000_L_C9);
         }
-        return new ServerConfig(export, listen, readOnly, authToken, limits, workers, d, leaseTerm);
+        return new ServerConfig(export, listen, readOnly, authToken, limits, workers, d, leaseTerm, robustness);
     }
 
     public ServerConfig withLeaseTerm(Duration term) {
-        return new ServerConfig(export, listen, readOnly, authToken, limits, workers, dialects, term);
+        return new ServerConfig(export, listen, readOnly, authToken, limits, workers, dialects, term, robustness);
+    }
+
+    public ServerConfig withRobustness(Robustness r) {
+        return new ServerConfig(export, listen, readOnly, authToken, limits, workers, dialects, leaseTerm, r);
+    }
+
+    public ServerConfig withGrace(Duration grace) {
+        Robustness r = robustness;
+        return withRobustness(new Robustness(grace, r.stateDir(), r.frameTimeout(), r.keepAliveIdle(),
+                r.statsEndpoint()));
+    }
+
+    public ServerConfig withFrameTimeout(Duration timeout) {
+        Robustness r = robustness;
+        return withRobustness(new Robustness(r.grace(), r.stateDir(), timeout, r.keepAliveIdle(),
+                r.statsEndpoint()));
+    }
+
+    public ServerConfig withStatsEndpoint(boolean on) {
+        Robustness r = robustness;
+        return withRobustness(new Robustness(r.grace(), r.stateDir(), r.frameTimeout(), r.keepAliveIdle(), on));
+    }
+
+    public ServerConfig withStateDir(Path dir) {
+        Robustness r = robustness;
+        return withRobustness(new Robustness(r.grace(), dir, r.frameTimeout(), r.keepAliveIdle(),
+                r.statsEndpoint()));
     }
 
     public boolean leases() {

@@ -266,8 +266,32 @@ final class Session {
         }
     }
 
+    LockTable locks() {
+        return gate.locks();
+    }
+
+    DiskSpace disk() {
+        return gate.disk();
+    }
+
+    /** A lock request on {@code f} succeeded: its record of held ranges follows the kernel's. */
+    void lockApplied(Fid f, LockTable.Range r) {
+        if (f.locks == null) {
+            f.locks = new LockTable.Held(owner);
+            gate.locks().track(f.node.qidPath(), f.locks);
+        }
+        int before = f.locks.size();
+        f.locks.apply(r);
+        gate.locks().heldDelta(f.locks.size() - before);
+    }
+
     /** Closes what a fid holds: its descriptor (dropping its OFD locks), node and handle. */
     private void release(Fid f) {
+        if (f.locks != null) {
+            gate.locks().untrack(f.node.qidPath(), f.locks);
+            gate.locks().heldDelta(-f.locks.size());
+            f.locks = null;
+        }
         if (f.ioFd >= 0) {
             Posix.close(f.ioFd);
             f.ioFd = -1;
@@ -283,13 +307,22 @@ final class Session {
         }
     }
 
-    /** The client went away or restarted the session: every fid is clunked, locks dropped. */
-    void clunkAll() {
+    /**
+     * The client said goodbye or restarted the session, or its connection vanished: every fid is
+     * clunked, locks dropped. The locks of a vanished connection are remembered
+     * ({@link LockTable#vanished}) so that its owners' reclaims can be judged when it comes back.
+     */
+    void clunkAll(boolean vanished) {
         List<Fid> all;
         synchronized (this) {
             all = new ArrayList<>(fids.values());
             fids.clear();
             stats.fids.addAndGet(-all.size());
+        }
+        for (Fid f : all) {
+            if (vanished && f.locks != null && f.locks.size() > 0 && f.node != null) {
+                gate.locks().vanished(f.node.qidPath(), f.locks.ranges());
+            }
         }
         for (Fid f : all) {
             try {
@@ -475,9 +508,14 @@ final class Session {
             if (done == 0) {
                 throw e;
             }
+            // A short write is answered with what was written; the disk is still full.
+            gate.disk().failed(e.errno(), "Twrite");
         } finally {
             f.node.mutated(owner);
             size = changed(f.node, f.ioFd);
+        }
+        if (done == count && count > 0) {
+            gate.disk().wrote();
         }
         ch.data(f.node.qidPath(), offset, done);
         if (size >= 0 && offset + done >= size) {

@@ -52,6 +52,8 @@ public final class LeaseManager {
     private final Map<Long, Pending> pending = new HashMap<>();
     /** Changes by a holder still waiting for their recalls, by holder and qid.path. */
     private final Map<Holder, Map<Long, List<CompletableFuture<Void>>>> changing = new HashMap<>();
+    /** Reads by a holder still waiting for their recalls, by holder and qid.path (see beforeRead). */
+    private final Map<Holder, Map<Long, List<WaitingRead>>> reading = new HashMap<>();
     private long nextRecallId = 1;
     private long recallsSent;
     private long recallsExpired;
@@ -95,6 +97,8 @@ public final class LeaseManager {
 
     private static final class HolderState {
         long renewedAt;
+        /** The connection went without a goodbye: its leases stand until renewedAt + term. */
+        boolean vanished;
         final Set<Long> fenced = new HashSet<>();
         final Set<Long> outstanding = new HashSet<>();
     }
@@ -136,7 +140,8 @@ public final class LeaseManager {
 
     /** {@code h} got a fid on {@code path} (attach, walk, create): one more implicit read reference. */
     public synchronized void reference(Holder h, long path) {
-        if (holders.containsKey(h)) {
+        HolderState s = holders.get(h);
+        if (s != null && !s.vanished) {
             leases.computeIfAbsent(path, p -> new HashMap<>()).computeIfAbsent(h, k -> new Lease()).refs++;
         }
     }
@@ -184,7 +189,7 @@ public final class LeaseManager {
                 return CompletableFuture.completedFuture(NONE);
             }
             if (mode == WRITE) {
-                recallLocked(h, path, Kind.DATA, 0, 0, "", false, out, waits);
+                recallLocked(h, path, Kind.DATA, 0, 0, "", false, out, waits, null);
             }
         }
         send(out);
@@ -238,7 +243,7 @@ public final class LeaseManager {
         CompletableFuture<Void> done = null;
         synchronized (this) {
             laundering = isRecalledLocked(h, path);
-            recallLocked(h, path, kind, offset, length, "", writersOnly, out, waits);
+            recallLocked(h, path, kind, offset, length, "", writersOnly, out, waits, null);
             if (!laundering && h != null && !waits.isEmpty()) {
                 done = new CompletableFuture<>();
                 changing.computeIfAbsent(h, k -> new HashMap<>())
@@ -255,16 +260,7 @@ public final class LeaseManager {
         CompletableFuture<Void> d = done;
         all(waits).whenComplete((v, e) -> {
             synchronized (this) {
-                Map<Long, List<CompletableFuture<Void>>> byPath = changing.get(h);
-                if (byPath != null && byPath.containsKey(path)) {
-                    byPath.get(path).remove(d);
-                    if (byPath.get(path).isEmpty()) {
-                        byPath.remove(path);
-                    }
-                    if (byPath.isEmpty()) {
-                        changing.remove(h);
-                    }
-                }
+                forget(changing, h, path, d);
             }
             d.complete(null);
         });
@@ -291,11 +287,82 @@ public final class LeaseManager {
      * theirs too (the page {@code h} caches may be dirtied silently).
      */
     public CompletableFuture<Void> beforeRead(Holder h, long path, long offset, long length) {
-        boolean readerIsWriter;
+        List<Delivery> out = new ArrayList<>();
+        List<CompletableFuture<Void>> waits = new ArrayList<>();
+        List<Holder> recalled = new ArrayList<>();
+        WaitingRead w = null;
         synchronized (this) {
-            readerIsWriter = h != null && mode(h, path) == WRITE;
+            boolean readerIsWriter = h != null && mode(h, path) == WRITE;
+            recallLocked(h, path, Kind.DATA, offset, length, "", !readerIsWriter, out, waits, recalled);
+            List<CompletableFuture<Void>> released = new ArrayList<>();
+            for (Holder x : recalled) {
+                releaseReadsWaitingFor(x, path, h, released);
+            }
+            if (!released.isEmpty()) {
+                scheduler.execute(() -> released.forEach(f -> f.complete(null)));
+            }
+            if (h != null && !waits.isEmpty()) {
+                w = new WaitingRead(Set.copyOf(recalled), new CompletableFuture<>());
+                reading.computeIfAbsent(h, k -> new HashMap<>())
+                        .computeIfAbsent(path, k -> new ArrayList<>()).add(w);
+            }
         }
-        return recall(h, path, Kind.DATA, offset, length, "", !readerIsWriter);
+        send(out);
+        if (w == null) {
+            return all(waits);
+        }
+        WaitingRead mine = w;
+        all(waits).whenComplete((v, e) -> {
+            synchronized (this) {
+                forget(reading, h, path, mine);
+            }
+            mine.done.complete(null);
+        });
+        return mine.done;
+    }
+
+    /**
+     * A read of a holder waiting for the recalls it sent ({@code on}). While it waits, the
+     * holder's kernel keeps the pages being read locked, so the holder cannot carry out a recall
+     * of that range until the read is answered (the kernel's inval waits for the page lock). If
+     * one of {@code on} now reads the file too and recalls the holder, the two reads wait on each
+     * other until expiry, and the expiry fences a writer whose dirty pages are then lost (found by
+     * the demo: two writers of one file, one faulting a page in to store into it, the other
+     * pread()ing). The earlier read stops waiting then ({@link #beforeRead}): it is answered with
+     * what the server has, its holder's recall goes through, and the later read gets that
+     * holder's laundered pages. The price: the earlier read may miss dirty pages the other holder
+     * had in the range and had not laundered yet.
+     */
+    private record WaitingRead(Set<Holder> on, CompletableFuture<Void> done) {
+    }
+
+    /** Takes the reads of {@code x} on {@code path} that wait for {@code reader} out of the table. */
+    private void releaseReadsWaitingFor(Holder x, long path, Holder reader, List<CompletableFuture<Void>> into) {
+        List<WaitingRead> reads = reading.getOrDefault(x, Map.of()).get(path);
+        if (reads == null || reader == null) {
+            return;
+        }
+        for (WaitingRead r : List.copyOf(reads)) {
+            if (r.on().contains(reader)) {
+                forget(reading, x, path, r);
+                into.add(r.done());
+            }
+        }
+    }
+
+    private static <T> void forget(Map<Holder, Map<Long, List<T>>> table, Holder h, long path, T entry) {
+        Map<Long, List<T>> byPath = table.get(h);
+        List<T> list = byPath == null ? null : byPath.get(path);
+        if (list == null) {
+            return;
+        }
+        list.remove(entry);
+        if (list.isEmpty()) {
+            byPath.remove(path);
+        }
+        if (byPath.isEmpty()) {
+            table.remove(h);
+        }
     }
 
     /** Attributes of {@code path} changed (chmod, chown, utimes, xattrs, nlink, ctime). */
@@ -362,7 +429,45 @@ public final class LeaseManager {
         }
     }
 
-    /** The holder is gone (disconnect, Tversion): its leases end and nobody waits for it. */
+    /**
+     * The holder's connection went without a goodbye (reset, EOF, keepalive failure): it may be
+     * partitioned rather than gone, still serving reads from its cache until its own term runs
+     * out. So its leases stand until the term after its last renewal (its fids' implicit read
+     * leases become explicit, since the fids are released now), recalls of it go unanswered, and
+     * requests that conflict with it wait until then, no longer. Then it is
+     * {@link #disconnected}.
+     */
+    public void vanished(Holder h) {
+        long left;
+        synchronized (this) {
+            HolderState s = holders.get(h);
+            if (s == null) {
+                return;
+            }
+            s.vanished = true;
+            for (Map<Holder, Lease> m : leases.values()) {
+                Lease l = m.get(h);
+                if (l != null && l.refs > 0) {
+                    l.explicit = Math.max(l.explicit, READ);
+                    l.refs = 0;
+                }
+            }
+            left = s.renewedAt + termNanos - clock.getAsLong();
+        }
+        if (left <= 0) {
+            disconnected(h);
+        } else {
+            scheduler.schedule(() -> disconnected(h), left, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /** True if {@code h} vanished and its leases still stand. */
+    public synchronized boolean isVanished(Holder h) {
+        HolderState s = holders.get(h);
+        return s != null && s.vanished;
+    }
+
+    /** The holder is gone (goodbye, or the term after it vanished): its leases end and nobody waits for it. */
     public void disconnected(Holder h) {
         List<Pending> release = new ArrayList<>();
         synchronized (this) {
@@ -395,16 +500,34 @@ public final class LeaseManager {
     /** Holders, leases in force (effective mode above none), recalls outstanding, sent and expired. */
     public synchronized Counts counts() {
         int n = 0;
+        int read = 0;
+        int write = 0;
+        int ofVanished = 0;
         for (Map.Entry<Long, Map<Holder, Lease>> e : leases.entrySet()) {
             for (Map.Entry<Holder, Lease> l : e.getValue().entrySet()) {
-                n += effective(l.getKey(), e.getKey(), l.getValue()) != NONE ? 1 : 0;
+                int mode = effective(l.getKey(), e.getKey(), l.getValue());
+                if (mode != NONE) {
+                    n++;
+                    read += mode == READ ? 1 : 0;
+                    write += mode == WRITE ? 1 : 0;
+                    ofVanished += holders.get(l.getKey()).vanished ? 1 : 0;
+                }
             }
         }
-        return new Counts(holders.size(), n, pending.size(), recallsSent, recallsExpired);
+        int vanished = 0;
+        for (HolderState s : holders.values()) {
+            vanished += s.vanished ? 1 : 0;
+        }
+        return new Counts(holders.size(), n, pending.size(), recallsSent, recallsExpired,
+                read, write, vanished, ofVanished);
     }
 
-    /** Lease statistics at one moment. */
-    public record Counts(int holders, int leases, int recallsOutstanding, long recallsSent, long recallsExpired) {
+    /**
+     * Lease statistics at one moment: holders (vanished ones included), leases in force (by mode,
+     * and how many of them belong to vanished holders), recalls outstanding, sent and expired.
+     */
+    public record Counts(int holders, int leases, int recallsOutstanding, long recallsSent, long recallsExpired,
+                         int readLeases, int writeLeases, int vanishedHolders, int vanishedLeases) {
     }
 
     /** Time from a recall's creation to its acknowledgement, over the latest recalls. */
@@ -419,14 +542,15 @@ public final class LeaseManager {
         List<Delivery> out = new ArrayList<>();
         List<CompletableFuture<Void>> waits = new ArrayList<>();
         synchronized (this) {
-            recallLocked(except, path, kind, offset, length, name, writersOnly, out, waits);
+            recallLocked(except, path, kind, offset, length, name, writersOnly, out, waits, null);
         }
         send(out);
         return all(waits);
     }
 
     private void recallLocked(Holder except, long path, Kind kind, long offset, long length, String name,
-                              boolean writersOnly, List<Delivery> out, List<CompletableFuture<Void>> waits) {
+                              boolean writersOnly, List<Delivery> out, List<CompletableFuture<Void>> waits,
+                              List<Holder> recalled) {
         Map<Holder, Lease> m = leases.get(path);
         if (m == null) {
             return;
@@ -452,6 +576,9 @@ public final class LeaseManager {
             List<CompletableFuture<Void>> stuck = byPath == null ? null : byPath.remove(path);
             if (stuck != null) {
                 scheduler.execute(() -> stuck.forEach(f -> f.complete(null)));
+            }
+            if (recalled != null) {
+                recalled.add(h);
             }
         }
     }

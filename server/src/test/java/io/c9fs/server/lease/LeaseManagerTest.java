@@ -104,6 +104,56 @@ class LeaseManagerTest {
         assertTrue(read.isDone());
     }
 
+    /**
+     * Two writers of one file read it at once (a's store faults a page in, b pread()s): each read
+     * recalls the other writer, whose kernel cannot drop the range while its own read holds the
+     * page. The earlier read stops waiting when the later one recalls its holder; the later one
+     * still waits for that holder's acknowledgement (found by the demo: both recalls expired and
+     * the store was lost to the fence).
+     */
+    @Test
+    void twoReadsThatRecallEachOtherDoNotWaitOnEachOther() throws Exception {
+        LeaseManager m = manager(Duration.ofSeconds(10));
+        Client a = client();
+        Client b = client();
+        m.grant(a, 8, LeaseManager.WRITE).get(1, TimeUnit.SECONDS);
+        CompletableFuture<Integer> second = m.grant(b, 8, LeaseManager.WRITE);
+        m.acknowledge(a, a.got.get(0).id());
+        second.get(1, TimeUnit.SECONDS);
+        a.got.clear();
+        CompletableFuture<Void> readA = m.beforeRead(a, 8, 0, 4096);
+        assertEquals(1, b.got.size(), "a's read recalls b");
+        assertFalse(readA.isDone(), "a's read waits for b");
+        CompletableFuture<Void> readB = m.beforeRead(b, 8, 0, 4096);
+        assertEquals(1, a.got.size(), "b's read recalls a");
+        readA.get(5, TimeUnit.SECONDS); // released: b, which it waits for, waits for a
+        assertFalse(readB.isDone(), "b's read still waits for a's acknowledgement");
+        m.acknowledge(a, a.got.get(0).id());
+        readB.get(1, TimeUnit.SECONDS);
+        m.acknowledge(b, b.got.get(0).id());
+        assertEquals(0, m.counts().recallsOutstanding());
+        assertEquals(0, m.counts().recallsExpired());
+    }
+
+    /** A read is released only by a read of a holder it waits for, not by that holder's laundering write. */
+    @Test
+    void aWaitingReadKeepsWaitingThroughTheLaunderingItWaitsFor() throws Exception {
+        LeaseManager m = manager(Duration.ofSeconds(10));
+        Client a = client();
+        Client b = client();
+        m.grant(a, 5, LeaseManager.WRITE).get(1, TimeUnit.SECONDS);
+        CompletableFuture<Integer> second = m.grant(b, 5, LeaseManager.WRITE);
+        m.acknowledge(a, a.got.get(0).id());
+        second.get(1, TimeUnit.SECONDS);
+        a.got.clear();
+        CompletableFuture<Void> readA = m.beforeRead(a, 5, 0, 4096);
+        assertTrue(m.afterWrite(b, 5, 0, 4096).isDone(), "b launders without waiting");
+        Thread.sleep(100);
+        assertFalse(readA.isDone(), "a's read waits until b acknowledges");
+        m.acknowledge(b, b.got.get(0).id());
+        readA.get(1, TimeUnit.SECONDS);
+    }
+
     @Test
     void anAttributeChangeWhileLaunderingDoesNotWait() throws Exception {
         LeaseManager m = manager(Duration.ofSeconds(10));
@@ -303,5 +353,68 @@ class LeaseManagerTest {
         assertEquals(1000, m.recallRoundTrip().p99Nanos());
         assertEquals(100, m.recallRoundTrip().samples());
         assertEquals(100, m.counts().recallsSent());
+    }
+    /**
+     * A holder whose connection vanished keeps its leases (its fids' implicit ones included,
+     * though the fids are released) until the term after its last renewal: a partitioned client
+     * still trusts its cache until then. A conflicting change waits for it that long, no longer.
+     */
+    @Test
+    void aVanishedHolderKeepsItsLeasesUntilTheEndOfItsTerm() throws Exception {
+        LeaseManager m = manager(Duration.ofMillis(600));
+        Client a = client();
+        Client w = client();
+        m.reference(a, 42);
+        m.grant(a, 43, LeaseManager.WRITE).get(1, TimeUnit.SECONDS);
+        now.set(TimeUnit.MILLISECONDS.toNanos(200)); // a renewed 200 ms ago: 400 ms are left
+        long t0 = System.nanoTime();
+        m.vanished(a);
+        m.unreference(a, 42); // its fids are clunked
+        assertTrue(m.isVanished(a));
+        assertEquals(LeaseManager.READ, m.mode(a, 42), "the fid's read lease stands");
+        assertEquals(LeaseManager.WRITE, m.mode(a, 43));
+        LeaseManager.Counts c = m.counts();
+        assertEquals(2, c.leases());
+        assertEquals(1, c.readLeases());
+        assertEquals(1, c.writeLeases());
+        assertEquals(1, c.vanishedHolders());
+        assertEquals(2, c.vanishedLeases());
+        m.reference(a, 44); // a request finishing late takes nothing new
+        assertEquals(LeaseManager.NONE, m.mode(a, 44));
+
+        CompletableFuture<Void> write = m.afterWrite(w, 42, 0, 10);
+        assertEquals(1, a.got.size(), "recalled (nobody will answer)");
+        assertFalse(write.isDone());
+        write.get(5, TimeUnit.SECONDS);
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertTrue(ms >= 300, "released before the term ended: " + ms + " ms");
+        assertTrue(ms < 3000, "released long after the term: " + ms + " ms");
+        assertEquals(1, m.counts().holders(), "only w is left");
+        assertEquals(0, m.counts().recallsOutstanding());
+        assertEquals(0, m.counts().recallsExpired(), "a released recall is no expiry");
+    }
+
+    @Test
+    void aHolderThatVanishesAfterItsTermIsGoneAtOnce() {
+        LeaseManager m = manager(Duration.ofMillis(500));
+        Client a = client();
+        m.reference(a, 42);
+        now.set(TimeUnit.MILLISECONDS.toNanos(501));
+        m.vanished(a);
+        assertEquals(0, m.counts().holders());
+        assertEquals(0, m.counts().leases());
+    }
+
+    @Test
+    void aGoodbyeEndsLeasesAtOnceAndFreesWaiters() throws Exception {
+        LeaseManager m = manager(Duration.ofSeconds(10));
+        Client a = client();
+        Client w = client();
+        m.reference(a, 42);
+        CompletableFuture<Void> write = m.afterWrite(w, 42, 0, 10);
+        assertFalse(write.isDone());
+        m.disconnected(a);
+        assertTrue(write.isDone(), "nobody waits for a client that said goodbye");
+        assertEquals(0, m.counts().leases());
     }
 }

@@ -48,8 +48,10 @@ import java.util.concurrent.atomic.LongAdder;
  * fails there at once with EAGAIN). Locks: the tag pool's, the fid pool's and the one guarding
  * the transition to failed; all are leaves, never held while calling out or taking another.
  */
-public final class NinepClient implements AutoCloseable {
+public final class NinepClient implements NinepSession {
     private static final System.Logger LOG = System.getLogger(NinepClient.class.getName());
+    /** How long {@link #close} waits for the server to acknowledge its goodbye Tversion. */
+    private static final long GOODBYE_MS = 300;
 
     private final NinepAddress address;
     private final ClientConfig config;
@@ -222,34 +224,41 @@ public final class NinepClient implements AutoCloseable {
         codec = Codec.of(d);
     }
 
+    @Override
     public Dialect dialect() {
         return codec.dialect();
     }
 
+    @Override
     public int msize() {
         return msize;
     }
 
     /** The largest read or write count that fits one message: msize - IOHDRSZ. */
+    @Override
     public int iounit() {
         return msize - Message.IOHDRSZ;
     }
 
     /** The server address, as dialled. */
+    @Override
     public String server() {
         return address.toString();
     }
 
+    @Override
     public ClientConfig config() {
         return config;
     }
 
     /** A fid number not in use on this connection; never NOFID. */
+    @Override
     public int allocFid() {
         return fids.alloc();
     }
 
     /** Returns {@code fid} for reuse; call after its Tclunk/Tremove was answered (or failed). */
+    @Override
     public void freeFid(int fid) {
         fids.free(fid);
     }
@@ -260,6 +269,7 @@ public final class NinepClient implements AutoCloseable {
      * timeout, ECONNRESET when the connection is lost, EPROTO for a reply of the wrong type.
      * Cancelling the future flushes the request.
      */
+    @Override
     public CompletableFuture<Message> rpc(Message request) {
         CompletableFuture<Message> future = new CompletableFuture<>();
         if (!request.isRequest() || request instanceof Message.Tversion) {
@@ -349,6 +359,7 @@ public final class NinepClient implements AutoCloseable {
     }
 
     /** {@link #rpc(Message)} expecting reply type {@code reply}; any other is NinepException(EPROTO). */
+    @Override
     public <R extends Message> CompletableFuture<R> rpc(Message request, Class<R> reply) {
         CompletableFuture<Message> f = rpc(request);
         CompletableFuture<R> typed = f.thenApply(m -> {
@@ -372,6 +383,7 @@ public final class NinepClient implements AutoCloseable {
      * Sends {@code request} and waits for the reply, at most the request timeout (plus a second of
      * slack). Not on the connection's event loop (IllegalStateException): it would wait for itself.
      */
+    @Override
     public <R extends Message> R call(Message request, Class<R> reply) throws NinepException {
         if (channel.eventLoop().inEventLoop()) {
             request.release();
@@ -394,6 +406,7 @@ public final class NinepClient implements AutoCloseable {
     }
 
     /** Tattach {@code fid} (no auth fid) with the config's n_uname; returns the root qid. */
+    @Override
     public Qid attach(int fid, String uname, String aname) throws NinepException {
         return call(new Message.Tattach(fid, Message.NOFID, uname, aname, config.nUname()),
                 Message.Rattach.class).qid();
@@ -405,6 +418,7 @@ public final class NinepClient implements AutoCloseable {
     }
 
     /** Counters of this connection, for {@code c9fs stats}. */
+    @Override
     public Stats stats() {
         int inFlight = 0;
         for (int i = 0; i < pending.length(); i++) {
@@ -419,18 +433,46 @@ public final class NinepClient implements AutoCloseable {
     public record Stats(long requests, int inFlight, long bytesSent, long bytesReceived) {
     }
 
+    @Override
     public boolean isOpen() {
         return failure == null && channel.isActive();
     }
 
     /** Completes when the connection has ended, for whatever reason. */
+    @Override
     public CompletableFuture<Void> closeFuture() {
         return closed;
     }
 
-    /** Closes the connection (bounded, 5 s); pending requests fail with ECONNRESET. */
+    /**
+     * A goodbye, then {@link #abort}: a Tversion on the live connection resets the session
+     * (version(5)), so the server drops every fid, lease and lock of this connection at once
+     * rather than when it notices the socket gone. Waits for the Rversion at most 300 ms.
+     */
     @Override
     public void close() {
+        Channel ch = channel;
+        if (failure == null && ch != null && ch.isActive() && !ch.eventLoop().inEventLoop()) {
+            CompletableFuture<Message.Rversion> reply = new CompletableFuture<>();
+            versionReply = reply;
+            try {
+                ch.writeAndFlush(codec.encode(new Fcall(Message.NOTAG,
+                        new Message.Tversion(msize, codec.dialect().version())), ch.alloc()));
+                reply.get(GOODBYE_MS, TimeUnit.MILLISECONDS);
+            } catch (ExecutionException | TimeoutException | RuntimeException e) {
+                // the goodbye is a courtesy; the close below is what counts
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        abort();
+    }
+
+    /**
+     * Closes without a goodbye (bounded, 5 s), for a connection that is lost or stalled;
+     * pending requests fail with ECONNRESET.
+     */
+    public void abort() {
         fail(new NinepException(Errno.ECONNRESET, "connection to " + address + " closed by the client"));
         ChannelFuture f = channel.close();
         if (!channel.eventLoop().inEventLoop()) {

@@ -41,6 +41,11 @@ public final class FrameDecoder extends ByteToMessageDecoder {
         return msize;
     }
 
+    /** True while part of a frame is buffered, waiting for the rest. On the event loop. */
+    public boolean partial() {
+        return !broken && internalBuffer().isReadable();
+    }
+
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
         if (broken) {

@@ -12,6 +12,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderException;
 import java.io.IOException;
+import java.util.ArrayDeque;
 import java.util.List;
 
 /**
@@ -32,10 +33,21 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private final int maxMsize;
     private final List<Dialect> dialects;
     private final NinepHandler handler;
+    private final NinepServer.Traffic traffic;
     private ServerConnection conn;
     private boolean closing;
+    private ChannelHandlerContext ctx;
+    /**
+     * Frames decoded while reading is paused: one socket read holds thousands of small requests,
+     * and handing them all over would make the in-flight limit a suggestion. They wait here (raw,
+     * a few bytes each, at most what one read brought) and go on in order when reading resumes.
+     */
+    private final ArrayDeque<ByteBuf> held = new ArrayDeque<>();
+    private boolean dispatching;
 
-    ConnectionHandler(FrameDecoder frames, int maxMsize, List<Dialect> dialects, NinepHandler handler) {
+    ConnectionHandler(FrameDecoder frames, int maxMsize, List<Dialect> dialects, NinepHandler handler,
+                      NinepServer.Traffic traffic) {
+        this.traffic = traffic;
         this.frames = frames;
         this.maxMsize = maxMsize;
         this.dialects = dialects;
@@ -44,13 +56,63 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
-        conn = new ServerConnection(ctx.channel(), maxMsize);
+        this.ctx = ctx;
+        conn = new ServerConnection(ctx.channel(), maxMsize, traffic);
+        conn.onResume(this::drainHeld);
         ctx.fireChannelActive();
+    }
+
+    /** Tcallback and Trecalled: no work for the queue, and what waiting requests wait for. */
+    private boolean isRecallChannel(ByteBuf frame) {
+        if (conn.dialect() == null || !conn.dialect().hasLeases() || frame.readableBytes() < 5) {
+            return false;
+        }
+        int type = frame.getUnsignedByte(frame.readerIndex() + 4);
+        return type == 202 || type == 204;
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         ByteBuf frame = (ByteBuf) msg;
+        traffic.in.add(frame.readableBytes());
+        if (closing) {
+            frame.release();
+            return;
+        }
+        if (isRecallChannel(frame) && !dispatching) {
+            dispatch(frame);
+            return;
+        }
+        held.add(frame);
+        drainHeld();
+    }
+
+    /**
+     * Hands over held frames, in order, until reading is paused again. Not while a frame is being
+     * handed over: a Tversion resets the session before the new dialect is set, and frames after
+     * it must not run in between; the caller drains once it returns.
+     */
+    private void drainHeld() {
+        while (!dispatching && !held.isEmpty() && !conn.paused() && !closing) {
+            dispatch(held.poll());
+        }
+        if (closing) {
+            while (!held.isEmpty()) {
+                held.poll().release();
+            }
+        }
+    }
+
+    private void dispatch(ByteBuf frame) {
+        dispatching = true;
+        try {
+            process(ctx, frame);
+        } finally {
+            dispatching = false;
+        }
+    }
+
+    private void process(ChannelHandlerContext ctx, ByteBuf frame) {
         if (closing) {
             frame.release();
             return;
@@ -81,6 +143,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     private void version(int tag, Message.Tversion t) {
         if (conn.dialect() != null) {
+            // A goodbye (or a client restarting its session): the channel is still active,
+            // which is how the handler tells it from a connection that vanished.
             handler.reset(conn);
         }
         long proposed = Integer.toUnsignedLong(t.msize());
@@ -136,12 +200,15 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
      */
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        ctx.channel().config().setAutoRead(ctx.channel().isWritable());
+        conn.writability(ctx.channel().isWritable());
         ctx.fireChannelWritabilityChanged();
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        while (!held.isEmpty()) {
+            held.poll().release();
+        }
         if (conn != null) {
             handler.reset(conn);
             handler.disconnected(conn);

@@ -20,7 +20,10 @@ public interface NinepHandler {
 
     /**
      * The session was (re)started by Tversion: forget all fids and abandon outstanding requests
-     * (version(5)). Also called when the connection closes, just before {@link #disconnected}.
+     * (version(5)). Also called when the connection closes, just before {@link #disconnected}:
+     * then {@code conn.channel().isActive()} is false. The two differ for a server that keeps
+     * state for clients: a Tversion on an established session is a client's goodbye (it lets go
+     * of everything), a close without one is a client that vanished (it may come back).
      */
     void reset(ServerConnection conn);
 

@@ -22,13 +22,70 @@ public final class ServerConnection {
     private static final System.Logger LOG = System.getLogger(ServerConnection.class.getName());
 
     private final Channel channel;
+    private final NinepServer.Traffic traffic;
+    /** Replies waiting to be written are over the high-water mark. Event loop only. */
+    private boolean writeBacklog;
+    /** Pauses asked by the handler ({@link #pauseReading}) not yet lifted. Event loop only. */
+    private int handlerPauses;
+    private Runnable onResume;
     private volatile Dialect dialect;
     private volatile Codec codec = Codec.of(Dialect.P9P2000);
     private volatile int msize;
 
-    ServerConnection(Channel channel, int maxMsize) {
+    ServerConnection(Channel channel, int maxMsize, NinepServer.Traffic traffic) {
         this.channel = channel;
         this.msize = maxMsize;
+        this.traffic = traffic;
+    }
+
+    /**
+     * Backpressure from the handler: {@code true} stops reading the socket (too many requests in
+     * flight), {@code false} lifts one such stop. Stops are counted, so a lift that arrives from
+     * a worker after a newer stop (they hop to the event loop) does not undo the newer one.
+     * Reading resumes only when no stop is left and the replies have drained below the
+     * low-water mark: the two reasons never undo each other. Any thread.
+     */
+    public void pauseReading(boolean pause) {
+        if (!channel.eventLoop().inEventLoop()) {
+            channel.eventLoop().execute(() -> pauseReading(pause));
+            return;
+        }
+        handlerPauses = pause ? handlerPauses + 1 : Math.max(0, handlerPauses - 1);
+        updateAutoRead();
+    }
+
+    /** Forgets the handler's stops (its session was reset). Event loop only. */
+    public void clearPauses() {
+        handlerPauses = 0;
+        updateAutoRead();
+    }
+
+    /** The write buffer crossed a water mark. Event loop only. */
+    void writability(boolean writable) {
+        writeBacklog = !writable;
+        updateAutoRead();
+    }
+
+    /** True while the socket is not being read because of backpressure. */
+    public boolean readingPaused() {
+        return !channel.config().isAutoRead();
+    }
+
+    private void updateAutoRead() {
+        boolean on = !paused();
+        channel.config().setAutoRead(on);
+        if (on && onResume != null) {
+            onResume.run();
+        }
+    }
+
+    /** Reading is paused (replies backlogged or too many requests in flight). Event loop only. */
+    boolean paused() {
+        return writeBacklog || handlerPauses > 0;
+    }
+
+    void onResume(Runnable r) {
+        this.onResume = r;
     }
 
     /** The negotiated dialect, or null before a successful Tversion. */
@@ -93,6 +150,7 @@ public final class ServerConnection {
             error(tag, Errno.EMSGSIZE);
             return;
         }
+        traffic.out.add(frame.readableBytes());
         // Netty releases the buffer after writing it, or when the channel is already closed.
         channel.writeAndFlush(frame, channel.voidPromise());
     }

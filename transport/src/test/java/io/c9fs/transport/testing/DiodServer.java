@@ -59,6 +59,42 @@ public final class DiodServer implements AutoCloseable {
         throw last;
     }
 
+    /**
+     * Starts diod over {@code export} on {@code port} (a restart after {@link #kill}): tries for
+     * up to 15 s, as the port may still be held by the killed process's sockets for a moment.
+     */
+    public static DiodServer startOn(Path export, int port) throws IOException, InterruptedException {
+        Path diod = Tools.require("diod");
+        Path log = export.resolveSibling(export.getFileName() + "-diod.log");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+        IOException last = null;
+        while (System.nanoTime() < deadline) {
+            Process p = new ProcessBuilder(List.of(diod.toString(), "-f", "-n", "-c", "/dev/null",
+                    "-L", "stderr", "-l", "127.0.0.1:" + port, "-e", export.toString()))
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                    .start();
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (System.nanoTime() < until && p.isAlive()) {
+                try (Socket s = new Socket()) {
+                    s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+                    return new DiodServer(p, export, port, log);
+                } catch (IOException e) {
+                    last = e;
+                    Thread.sleep(20);
+                }
+            }
+            p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+            Thread.sleep(200);
+        }
+        throw new IOException("diod did not listen again on port " + port, last);
+    }
+
+    /** SIGKILL, as a crash: no goodbye to its clients. Waits (bounded) for it to be gone. */
+    public void kill() throws InterruptedException {
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+
     private static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
             return s.getLocalPort();

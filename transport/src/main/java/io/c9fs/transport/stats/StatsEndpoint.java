@@ -1,5 +1,6 @@
-package io.c9fs.mount;
+package io.c9fs.transport.stats;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -15,16 +16,17 @@ import java.util.HexFormat;
 import java.util.function.Supplier;
 
 /**
- * The daemon's statistics on a Unix socket: every connection gets one report, written in full,
- * then the socket closes. {@code c9fs stats MOUNTPOINT} ({@link StatsCommand}) reads it. The
- * socket's name comes from the mountpoint, so a mount's daemon is found from the path users know;
- * it lives in /run/c9fs for root and under $XDG_RUNTIME_DIR (or /tmp) for others, out of the mount
- * itself so no name of the exported tree is taken.
+ * A daemon's statistics on a Unix socket: every connection gets one report, written in full,
+ * then the socket closes. {@code c9fs stats MOUNTPOINT} reads a mount's, {@code c9fs stats
+ * --server ADDR} a c9fs-serve's ({@link #fetch}). The socket's name comes from what users know
+ * the daemon by (the mountpoint, the server's listen address); it lives in /run/c9fs for root and
+ * under $XDG_RUNTIME_DIR (or /tmp) for others, out of any mount so no name of an exported tree is
+ * taken. Shared by the mount and the server, so both are read the same way.
  *
  * <p>Threads: one daemon thread accepts and answers; the report supplier must be safe to call from
  * it (it reads counters only).
  */
-final class StatsEndpoint implements AutoCloseable {
+public final class StatsEndpoint implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(StatsEndpoint.class.getName());
 
     private final Path socket;
@@ -39,8 +41,12 @@ final class StatsEndpoint implements AutoCloseable {
     }
 
     /** Listens for {@code mountpoint}; a failure is logged and the mount goes on without stats. */
-    static StatsEndpoint open(Path mountpoint, Supplier<String> report) {
-        Path socket = socketFor(mountpoint);
+    public static StatsEndpoint open(Path mountpoint, Supplier<String> report) {
+        return openSocket(socketFor(mountpoint), report);
+    }
+
+    /** Listens at {@code socket}; a failure is logged and null returned (the daemon goes on without stats). */
+    public static StatsEndpoint openSocket(Path socket, Supplier<String> report) {
         try {
             Files.createDirectories(socket.getParent());
             Files.deleteIfExists(socket); // left by a daemon that was killed
@@ -56,8 +62,38 @@ final class StatsEndpoint implements AutoCloseable {
     }
 
     /** Where the daemon of {@code mountpoint} answers. */
-    static Path socketFor(Path mountpoint) {
-        Path real = mountpoint.toAbsolutePath().normalize();
+    public static Path socketFor(Path mountpoint) {
+        return socketNamed(mountpoint.toAbsolutePath().normalize().toString());
+    }
+
+    /**
+     * Where the c9fs-serve listening on {@code address} (its canonical form, e.g.
+     * "tcp!127.0.0.1!5640" or "unix:/path") answers.
+     */
+    public static Path socketForServer(String address) {
+        return socketNamed("server " + address);
+    }
+
+    /** The socket path this endpoint listens on. */
+    public Path socket() {
+        return socket;
+    }
+
+    /** Reads one report from the endpoint at {@code socket}. */
+    public static String fetch(Path socket) throws IOException {
+        try (SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            c.connect(UnixDomainSocketAddress.of(socket));
+            ByteArrayOutputStream all = new ByteArrayOutputStream();
+            ByteBuffer b = ByteBuffer.allocate(8192);
+            while (c.read(b) >= 0) {
+                all.write(b.array(), 0, b.position());
+                b.clear();
+            }
+            return all.toString(StandardCharsets.UTF_8);
+        }
+    }
+
+    private static Path socketNamed(String key) {
         String dir;
         if ("root".equals(System.getProperty("user.name"))) {
             dir = "/run/c9fs";
@@ -67,7 +103,7 @@ final class StatsEndpoint implements AutoCloseable {
         }
         try {
             // A digest, not the path itself: socket paths are limited to 108 bytes.
-            byte[] d = MessageDigest.getInstance("SHA-256").digest(real.toString().getBytes(StandardCharsets.UTF_8));
+            byte[] d = MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8));
             return Path.of(dir, HexFormat.of().formatHex(d, 0, 12) + ".sock");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
