@@ -178,13 +178,14 @@ static void pause_ms(unsigned lo, unsigned hi) { usleep(1000u * (lo + rnd() % (h
 
 static FILE *jr;
 static const char *role;
-#define NERR 11
+#define NERR 13
 static unsigned long ops, failed, errs[NERR];
 /* the errors a fault may legitimately cause; any other is "other", and a failure of the check */
-static const int errlist[] = {EIO, ESTALE, ENOTCONN, EINTR, ETIMEDOUT, ENOSPC, ENOLCK, EDEADLK, EAGAIN};
+static const int errlist[] = {EIO, ESTALE, ENOTCONN, EINTR, ETIMEDOUT, ENOSPC, ENOLCK, EDEADLK, EAGAIN, EBADMSG, EPROTO};
 #define NALLOWED (int)(sizeof errlist / sizeof errlist[0])
+/* EBADMSG, EPROTO: a server answering a frame garbled on the way (badtype, badsize) */
 static const char *errname[NERR] = {"EIO", "ESTALE", "ENOTCONN", "EINTR", "ETIMEDOUT", "ENOSPC", "ENOLCK", "EDEADLK",
-				    "EAGAIN", "SIGBUS", "other"};
+				    "EAGAIN", "EBADMSG", "EPROTO", "SIGBUS", "other"};
 
 static void jline(const char *fmt, ...)
 {
@@ -781,8 +782,8 @@ static void read_journal(const char *jdir, const char *name, struct bmodel *mod,
 				printf("     %s: unexpected error: %s", name, line + 2);
 		} else if (line[0] == 'S') {
 			unsigned long o, fl, e[NERR];
-			if (sscanf(line + 2, "%lu %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu", &o, &fl, &e[0], &e[1], &e[2],
-				   &e[3], &e[4], &e[5], &e[6], &e[7], &e[8], &e[9], &e[10]) == 2 + NERR) {
+			if (sscanf(line + 2, "%lu %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu", &o, &fl, &e[0], &e[1],
+				   &e[2], &e[3], &e[4], &e[5], &e[6], &e[7], &e[8], &e[9], &e[10], &e[11], &e[12]) == 2 + NERR) {
 				int len = snprintf(js->per + strlen(js->per), sizeof js->per - strlen(js->per), " %s %lu/%lu",
 						   name, o, fl);
 				(void)len;
@@ -923,7 +924,7 @@ static int check_dir(const char *edir, const char *jdir, int kills, int strict_l
 				acked_incr, tried_incr, lockloss);
 	}
 	verdict(js.errs[NERR - 1] != 0,
-		"unexpected errors (not EIO, ESTALE, ENOTCONN, EINTR, ETIMEDOUT, ENOSPC, ENOLCK, EDEADLK, EAGAIN, SIGBUS): %lu",
+		"unexpected errors (not EIO, ESTALE, ENOTCONN, EINTR, ETIMEDOUT, ENOSPC, ENOLCK, EDEADLK, EAGAIN, EBADMSG, EPROTO, SIGBUS): %lu",
 		js.errs[NERR - 1]);
 	int expected = 11;
 	verdict(js.ended != expected, "processes that ended cleanly: %d of %d", js.ended, expected);
@@ -1023,9 +1024,9 @@ static void st_good(void)
 	st_block("scratch", 0, b);
 	snprintf(path, sizeof path, "%s/e/counter", st_root);
 	write_file(path, "00000000000000000005\n", 21);
-	st_journal("w0", "T 0 10\nT 3 13\nW 3 13\nT 6 20\nW 6 20\nT 6 30\nS 5 0 0 0 0 0 0 0 0 0 0 0 0\nEND\n");
-	st_journal("w1", "T 1 11\nT 4 14\nW 4 14\nS 2 0 0 0 0 0 0 0 0 0 0 0 0\nEND\n");
-	st_journal("w2", "T 2 12\nT 5 15\nS 2 1 1 0 0 0 0 0 0 0 0 0 0\nEND\n");
+	st_journal("w0", "T 0 10\nT 3 13\nW 3 13\nT 6 20\nW 6 20\nT 6 30\nS 5 0 0 0 0 0 0 0 0 0 0 0 0 0 0\nEND\n");
+	st_journal("w1", "T 1 11\nT 4 14\nW 4 14\nS 2 0 0 0 0 0 0 0 0 0 0 0 0 0 0\nEND\n");
+	st_journal("w2", "T 2 12\nT 5 15\nS 2 1 1 0 0 0 0 0 0 0 0 0 0 0 0\nEND\n");
 	st_journal("mw", "T 2 7\nW 2 7\nEND\n");
 	st_journal("rn", "T 0 4\nW 0 4\nEND\n");
 	st_journal("c0", "T\nW 1\nT\nW 3\nT\nW 5\nEND\n");
@@ -1110,7 +1111,7 @@ static int cmd_selftest(void)
 	bad += st_case("a process that did not end", 1);
 
 	st_good();
-	st_journal("r0", "R\nX open: Bad file descriptor\nS 2 1 0 0 0 0 0 0 0 0 0 0 1\nEND\n");
+	st_journal("r0", "R\nX open: Bad file descriptor\nS 2 1 0 0 0 0 0 0 0 0 0 0 0 0 1\nEND\n");
 	bad += st_case("an unexpected error (EBADF)", 1);
 
 	char cmd[4300];
