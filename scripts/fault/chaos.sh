@@ -31,7 +31,7 @@ t_end=$(($(now_ms) + secs * 1000 - 8000))
 sleep 4
 while (($(now_ms) < t_end)); do
 	r=$((RANDOM % 10))
-	if ((r >= 8 && kills < 3)); then
+	if ((r >= 7 && kills < 3)); then
 		kills=$((kills + 1))
 		serve_kill
 		sleep "1.$((RANDOM % 10))"
