@@ -25,7 +25,7 @@ proxy_start p || result FAIL "faultproxy did not start"
 mount_side a "$PROXY_PORT" hard,timeout=12 || result FAIL "mounting a failed"
 mount_side b "$PROXY_PORT" hard,timeout=12 || result FAIL "mounting b failed"
 
-"$CHAOSLOAD" run -a "$FR/a" -b "$FR/b" -j "$FR/j" -t "$secs" -g 60 >"$FR/logs/chaosload.out" 2>&1 &
+"$CHAOSLOAD" run -a "$FR/a" -b "$FR/b" -j "$FR/j" -t "$secs" -g 60 -s "$seed" >"$FR/logs/chaosload.out" 2>&1 &
 load=$!
 
 faults=(
