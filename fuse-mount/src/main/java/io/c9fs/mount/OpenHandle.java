@@ -24,6 +24,9 @@ final class OpenHandle {
     final java.util.concurrent.atomic.AtomicLong wbSeen;
 
     private List<Dirent> batch = List.of();
+    private List<io.c9fs.transport.proto.Message.AttrDirent> attrBatch = List.of();
+    private int attrPos;
+    private long attrCookie = -1;
     private int batchPos;
     /** The cookie the kernel passes to continue at batch[batchPos]. */
     private long batchCookie = -1;
@@ -44,6 +47,21 @@ final class OpenHandle {
             return node.wbErrno;
         }
         return 0;
+    }
+
+    /** As {@link #pending}, for the entries of a Treaddirattr. */
+    synchronized List<io.c9fs.transport.proto.Message.AttrDirent> pendingAttr(long offset) {
+        if (offset != attrCookie || attrPos >= attrBatch.size()) {
+            return null;
+        }
+        return attrBatch.subList(attrPos, attrBatch.size());
+    }
+
+    /** As {@link #keep}, for the entries of a Treaddirattr. */
+    synchronized void keepAttr(long offset, List<io.c9fs.transport.proto.Message.AttrDirent> entries) {
+        attrBatch = entries;
+        attrPos = 0;
+        attrCookie = offset;
     }
 
     /** The fetched entries that follow cookie {@code offset}, or null if none are held. */
