@@ -777,22 +777,27 @@ public final class NinepFilesystem implements FuseFilesystem {
     private void readdirattr(FuseRequest r, OpenHandle h, long offset, DirPlusFiller out) throws FuseException {
         Node dir = h.node;
         long cookie = offset;
-        List<Message.AttrDirent> batch = h.pendingAttr(offset);
+        OpenHandle.AttrBatch batch = h.pendingAttr(offset);
         while (true) {
-            long asked = System.nanoTime();
             if (batch == null) {
-                int count = Math.min(READDIR_BYTES, client.msize() - RREADDIR_HEADER);
-                batch = rpc.call(r, new Message.Treaddirattr(h.fid, cookie, count),
-                        Message.Rreaddirattr.class).entries();
-                if (batch.isEmpty()) {
+                batch = fetchAttr(r, h, cookie);
+                if (batch.entries().isEmpty()) {
                     return;
                 }
+                // The next batch is read by the server while the kernel and the lister use this one.
+                List<Message.AttrDirent> got = batch.entries();
+                long next = got.get(got.size() - 1).dirent().offset();
+                h.prefetch(new OpenHandle.AttrPrefetch(next, System.nanoTime(), rpc.send(
+                        new Message.Treaddirattr(h.fid, next, readdirCount()), Message.Rreaddirattr.class)));
             }
+            List<Message.AttrDirent> entries = batch.entries();
             long epoch = nodes.epoch();
             long attrNanos = Math.min(policy.unleasedAttrTimeoutNanos(), policy.attrTimeoutNanos());
             long entryNanos = policy.entryTimeoutNanos();
-            for (int i = 0; i < batch.size(); i++) {
-                Message.AttrDirent a = batch.get(i);
+            // Counted from the Treaddirattr's sending: the attributes are at least that old.
+            long left = batch.sentAt() + attrNanos - System.nanoTime();
+            for (int i = 0; i < entries.size(); i++) {
+                Message.AttrDirent a = entries.get(i);
                 Dirent d = a.dirent();
                 EntryOut e;
                 Node node = null;
@@ -800,31 +805,55 @@ public final class NinepFilesystem implements FuseFilesystem {
                     e = new EntryOut(0, 0, 0, 0, emptyAttr(d.qid().path(), dtypeToMode(d.type())));
                 } else {
                     if (DirPlusFiller.size(d.name()) > out.room()) {
-                        h.keepAttr(cookie, batch.subList(i, batch.size()));
+                        h.keepAttr(cookie, new OpenHandle.AttrBatch(entries.subList(i, entries.size()), batch.sentAt()));
                         return;
                     }
                     node = nodes.linkListed(dir.nodeid, d.name(), a.attr().qid(), epoch);
                     long generation = node.xattrGeneration();
+                    long until = batch.sentAt() + attrNanos;
                     if ((a.flags() & Message.AttrDirent.HAS_ACL_ACCESS) == 0) {
-                        node.rememberXattrAbsent(ACL_ACCESS, generation, asked + attrNanos);
+                        node.rememberXattrAbsent(ACL_ACCESS, generation, until);
                     }
                     if (a.attr().qid().isDir() && (a.flags() & Message.AttrDirent.HAS_ACL_DEFAULT) == 0) {
-                        node.rememberXattrAbsent(ACL_DEFAULT, generation, asked + attrNanos);
+                        node.rememberXattrAbsent(ACL_DEFAULT, generation, until);
                     }
-                    node.kernelEntryUntil = asked + Math.min(entryNanos, attrNanos);
-                    e = new EntryOut(node.nodeid, 0, entryNanos, attrNanos, Attrs.of(a.attr()));
+                    long valid = Math.max(0, left);
+                    node.kernelEntryUntil = batch.sentAt() + Math.min(entryNanos, attrNanos);
+                    e = new EntryOut(node.nodeid, 0, entryNanos, valid, Attrs.of(a.attr()));
                 }
                 if (!out.add(d.name(), e, d.offset())) {
                     if (node != null) {
                         forget(node.nodeid, 1);
                     }
-                    h.keepAttr(cookie, batch.subList(i, batch.size()));
+                    h.keepAttr(cookie, new OpenHandle.AttrBatch(entries.subList(i, entries.size()), batch.sentAt()));
                     return;
                 }
                 cookie = d.offset();
             }
             batch = null;
         }
+    }
+
+    private int readdirCount() {
+        return Math.min(READDIR_BYTES, client.msize() - RREADDIR_HEADER);
+    }
+
+    /** The entries after {@code cookie}: those sent ahead for it if there are, else a Treaddirattr now. */
+    private OpenHandle.AttrBatch fetchAttr(FuseRequest r, OpenHandle h, long cookie) throws FuseException {
+        OpenHandle.AttrPrefetch ahead = h.takePrefetch(cookie);
+        if (ahead != null) {
+            try {
+                return new OpenHandle.AttrBatch(rpc.await(r, ahead.reply()).entries(), ahead.sentAt());
+            } catch (FuseException e) {
+                if (e.errno() == Errno.EINTR) {
+                    throw e;
+                }
+                // Whatever failed it, a request of our own says whether it still does.
+            }
+        }
+        long sentAt = System.nanoTime();
+        return new OpenHandle.AttrBatch(rpc.call(r, new Message.Treaddirattr(h.fid, cookie, readdirCount()),
+                Message.Rreaddirattr.class).entries(), sentAt);
     }
 
     private List<Dirent> fetch(FuseRequest r, OpenHandle h, long cookie) throws FuseException {
