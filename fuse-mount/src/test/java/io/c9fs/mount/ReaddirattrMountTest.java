@@ -134,13 +134,15 @@ class ReaddirattrMountTest {
 
     @Test
     void anotherClientsChmodWriteAndTruncateOfListedFilesShowThrough() throws Exception {
-        Path d = Files.createDirectory(a.resolve("changed"));
+        // Made through B, so A knows the files only from its listing (nodes without fids).
+        Path bd = Files.createDirectory(b.resolve("changed"));
         for (String n : List.of("m", "w", "t")) {
-            Files.writeString(d.resolve(n), "0123456789");
+            Files.writeString(bd.resolve(n), "0123456789");
         }
+        Path d = a.resolve("changed");
         TestEnv.Result ls = TestEnv.run(d, 60, "ls", "-ln");
         assertEquals(0, ls.status(), ls.output());
-        Path bd = b.resolve("changed");
+        assertTrue(ls.output().contains(" 10 "), ls.output());
         // Listed, not yet walked: no lease, so the kernel may keep the listed attributes up to actimeo.
         TestEnv.run(null, 30, "chmod", "600", bd.resolve("m").toString());
         Files.writeString(bd.resolve("w"), "0123456789abcdefghij");
