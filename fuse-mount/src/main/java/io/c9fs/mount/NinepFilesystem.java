@@ -768,7 +768,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     }
 
     /**
-     * READDIRPLUS on a 9P2000.L.c9 connection: one Treaddirattr per ~150 entries instead of a
+     * READDIRPLUS on a 9P2000.L.c9 connection: one Treaddirattr per ~170 entries instead of a
      * Twalk, a Tgetattr and a Txattrwalk per entry. A listed file gets a node without a fid (one
      * kernel reference per entry, as for any READDIRPLUS entry); its attributes were read without
      * a lease, so the kernel keeps them for {@link CachePolicy#unleasedAttrTimeoutNanos} only, and
