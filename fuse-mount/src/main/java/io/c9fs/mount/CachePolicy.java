@@ -26,6 +26,14 @@ public interface CachePolicy {
     long attrTimeoutNanos();
 
     /**
+     * How long the kernel may trust attributes that no lease covers: those of a Treaddirattr
+     * entry whose file this mount holds no fid on (docs/protocol.md), until a fid is walked.
+     */
+    default long unleasedAttrTimeoutNanos() {
+        return attrTimeoutNanos();
+    }
+
+    /**
      * Called at every OPEN of a regular file with attributes fetched from the server during that
      * open. True lets the kernel keep the inode's cached pages (FOPEN_KEEP_CACHE); false makes it
      * drop them before the open returns.

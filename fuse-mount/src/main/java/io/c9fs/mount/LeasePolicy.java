@@ -69,6 +69,12 @@ final class LeasePolicy implements CachePolicy {
         return trusted() ? leasedNanos : fallback.attrTimeoutNanos();
     }
 
+    /** actimeo: a file listed without a fid is not leased, so no recall would reach its attributes. */
+    @Override
+    public long unleasedAttrTimeoutNanos() {
+        return Math.min(fallback.attrTimeoutNanos(), attrTimeoutNanos());
+    }
+
     @Override
     public boolean keepCacheOnOpen(long nodeid, FileStamp current) {
         boolean unchanged = fallback.keepCacheOnOpen(nodeid, current);

@@ -18,6 +18,7 @@ import io.c9fs.fuse.SetattrIn;
 import io.c9fs.fuse.StatfsOut;
 import io.c9fs.transport.Errno;
 import io.c9fs.transport.client.NinepSession;
+import io.c9fs.transport.proto.Dialect;
 import io.c9fs.transport.proto.Dirent;
 import io.c9fs.transport.proto.Message;
 import io.c9fs.transport.proto.Message.Rgetattr;
@@ -230,7 +231,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     public AttrOut getattr(FuseRequest r, long nodeid, long fh) throws FuseException {
         Node node = nodes.get(nodeid);
         OpenHandle h = fh == -1 ? null : handles.get(fh);
-        Rgetattr a = fresh(r, () -> rpc.call(r, new Message.Tgetattr(h != null && h.node == node ? h.fid : node.fid,
+        Rgetattr a = fresh(r, () -> rpc.call(r, new Message.Tgetattr(h != null && h.node == node ? h.fid : fid(r, node),
                 Rgetattr.BASIC), Rgetattr.class), node);
         return new AttrOut(policy.attrTimeoutNanos(), Attrs.of(a));
     }
@@ -270,7 +271,7 @@ public final class NinepFilesystem implements FuseFilesystem {
         int tvalid = valid;
         Rgetattr a = fresh(r, () -> {
             // ftruncate on an unlinked file only works through the open fid.
-            int fid = h != null && h.node == node ? h.fid : node.fid;
+            int fid = h != null && h.node == node ? h.fid : fid(r, node);
             if (tvalid != 0) {
                 rpc.call(r, new Message.Tsetattr(fid, tvalid, in.mode() & 07777, in.uid(), in.gid(), in.size(),
                         in.atimeSec(), in.atimeNsec(), in.mtimeSec(), in.mtimeNsec()), Message.Rsetattr.class);
@@ -287,13 +288,13 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public String readlink(FuseRequest r, long nodeid) throws FuseException {
         Node node = nodes.get(nodeid);
-        return fresh(r, () -> rpc.call(r, new Message.Treadlink(node.fid), Message.Rreadlink.class), node).target();
+        return fresh(r, () -> rpc.call(r, new Message.Treadlink(fid(r, node)), Message.Rreadlink.class), node).target();
     }
 
     @Override
     public EntryOut symlink(FuseRequest r, long parent, String name, String target) throws FuseException {
         Node dir = nodes.get(parent);
-        fresh(r, () -> rpc.call(r, new Message.Tsymlink(dir.fid, name, target, r.gid()), Message.Rsymlink.class),
+        fresh(r, () -> rpc.call(r, new Message.Tsymlink(fid(r, dir), name, target, r.gid()), Message.Rsymlink.class),
                 dir);
         return walk(r, dir, name);
     }
@@ -303,7 +304,7 @@ public final class NinepFilesystem implements FuseFilesystem {
             throws FuseException {
         Node dir = nodes.get(parent);
         int m = (mode & S_IFMT) | (mode & 07777 & ~umask);
-        fresh(r, () -> rpc.call(r, new Message.Tmknod(dir.fid, name, m, Attrs.major(rdev), Attrs.minor(rdev),
+        fresh(r, () -> rpc.call(r, new Message.Tmknod(fid(r, dir), name, m, Attrs.major(rdev), Attrs.minor(rdev),
                 r.gid()), Message.Rmknod.class), dir);
         return walk(r, dir, name);
     }
@@ -311,7 +312,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public EntryOut mkdir(FuseRequest r, long parent, String name, int mode, int umask) throws FuseException {
         Node dir = nodes.get(parent);
-        fresh(r, () -> rpc.call(r, new Message.Tmkdir(dir.fid, name, mode & 07777 & ~umask, r.gid()),
+        fresh(r, () -> rpc.call(r, new Message.Tmkdir(fid(r, dir), name, mode & 07777 & ~umask, r.gid()),
                 Message.Rmkdir.class), dir);
         return walk(r, dir, name);
     }
@@ -330,13 +331,13 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     private Void remove(FuseRequest r, Node dir, String name, int flags) throws FuseException {
         try {
-            rpc.call(r, new Message.Tunlinkat(dir.fid, name, flags), Message.Runlinkat.class);
+            rpc.call(r, new Message.Tunlinkat(fid(r, dir), name, flags), Message.Runlinkat.class);
         } catch (FuseException e) {
             if (!unsupported(e)) {
                 throw e;
             }
             // Tremove clunks the fid whatever the outcome (remove(5)).
-            int fid = rpc.walk(r, dir.fid, name);
+            int fid = rpc.walk(r, fid(r, dir), name);
             try {
                 rpc.call(r, new Message.Tremove(fid), Message.Rremove.class);
             } catch (FuseException removeFailed) {
@@ -357,7 +358,7 @@ public final class NinepFilesystem implements FuseFilesystem {
         }
         Node dir = nodes.get(parent);
         Node newDir = nodes.get(newParent);
-        if ((flags & RENAME_NOREPLACE) != 0 && fresh(r, () -> rpc.exists(r, newDir.fid, newName), newDir)) {
+        if ((flags & RENAME_NOREPLACE) != 0 && fresh(r, () -> rpc.exists(r, fid(r, newDir), newName), newDir)) {
             // Emulated: a check and a rename, not atomic against other clients.
             throw new FuseException(Errno.EEXIST);
         }
@@ -368,14 +369,14 @@ public final class NinepFilesystem implements FuseFilesystem {
     private Void renameOnServer(FuseRequest r, Node dir, String name, Node newDir, String newName)
             throws FuseException {
         try {
-            rpc.call(r, new Message.Trenameat(dir.fid, name, newDir.fid, newName), Message.Rrenameat.class);
+            rpc.call(r, new Message.Trenameat(fid(r, dir), name, fid(r, newDir), newName), Message.Rrenameat.class);
         } catch (FuseException e) {
             if (!unsupported(e)) {
                 throw e;
             }
-            int fid = rpc.walk(r, dir.fid, name);
+            int fid = rpc.walk(r, fid(r, dir), name);
             try {
-                rpc.call(r, new Message.Trename(fid, newDir.fid, newName), Message.Rrename.class);
+                rpc.call(r, new Message.Trename(fid, fid(r, newDir), newName), Message.Rrename.class);
             } finally {
                 rpc.clunk(fid);
             }
@@ -390,10 +391,16 @@ public final class NinepFilesystem implements FuseFilesystem {
      */
     private void rewalkRenamed(FuseRequest r, Node newDir, String newName) {
         long epoch = nodes.epoch();
+        int dirFid;
+        try {
+            dirFid = fid(r, newDir);
+        } catch (FuseException e) {
+            return;
+        }
         int fid = client.allocFid();
         Rwalk w;
         try {
-            w = rpc.call(r, new Message.Twalk(newDir.fid, fid, List.of(newName)), Rwalk.class);
+            w = rpc.call(r, new Message.Twalk(dirFid, fid, List.of(newName)), Rwalk.class);
         } catch (FuseException e) {
             rpc.abandon(fid, e);
             return;
@@ -414,7 +421,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     public EntryOut link(FuseRequest r, long nodeid, long newParent, String newName) throws FuseException {
         Node node = nodes.get(nodeid);
         Node newDir = nodes.get(newParent);
-        fresh(r, () -> rpc.call(r, new Message.Tlink(newDir.fid, node.fid, newName), Message.Rlink.class),
+        fresh(r, () -> rpc.call(r, new Message.Tlink(fid(r, newDir), fid(r, node), newName), Message.Rlink.class),
                 node, newDir);
         return walk(r, newDir, newName);
     }
@@ -462,7 +469,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     public CreateOut create(FuseRequest r, long parent, String name, int flags, int mode, int umask)
             throws FuseException {
         Node dir = nodes.get(parent);
-        int fid = fresh(r, () -> rpc.clone(r, dir.fid), dir);
+        int fid = fresh(r, () -> rpc.clone(r, fid(r, dir)), dir);
         Message.Rlcreate c;
         Looked looked;
         try {
@@ -654,6 +661,10 @@ public final class NinepFilesystem implements FuseFilesystem {
     public void readdirplus(FuseRequest r, long nodeid, long fh, long offset, DirPlusFiller out)
             throws FuseException {
         OpenHandle h = handle(fh);
+        if (client.dialect() == Dialect.P9P2000_L_C9) {
+            readdirattr(r, h, offset, out);
+            return;
+        }
         Node dir = h.node;
         long cookie = offset;
         List<Dirent> batch = h.pending(offset);
@@ -756,6 +767,95 @@ public final class NinepFilesystem implements FuseFilesystem {
         return entries;
     }
 
+    /**
+     * READDIRPLUS on a 9P2000.L.c9 connection: one Treaddirattr per ~170 entries instead of a
+     * Twalk, a Tgetattr and a Txattrwalk per entry. A listed file gets a node without a fid (one
+     * kernel reference per entry, as for any READDIRPLUS entry); its attributes were read without
+     * a lease, so the kernel keeps them for {@link CachePolicy#unleasedAttrTimeoutNanos} only, and
+     * so does the node its ACL absence. The name itself is covered by the directory's lease.
+     */
+    private void readdirattr(FuseRequest r, OpenHandle h, long offset, DirPlusFiller out) throws FuseException {
+        Node dir = h.node;
+        long cookie = offset;
+        OpenHandle.AttrBatch batch = h.pendingAttr(offset);
+        while (true) {
+            if (batch == null) {
+                batch = fetchAttr(r, h, cookie);
+                if (batch.entries().isEmpty()) {
+                    return;
+                }
+                // The next batch is read by the server while the kernel and the lister use this one.
+                List<Message.AttrDirent> got = batch.entries();
+                long next = got.get(got.size() - 1).dirent().offset();
+                h.prefetch(new OpenHandle.AttrPrefetch(next, System.nanoTime(), rpc.send(
+                        new Message.Treaddirattr(h.fid, next, readdirCount()), Message.Rreaddirattr.class)));
+            }
+            List<Message.AttrDirent> entries = batch.entries();
+            long epoch = nodes.epoch();
+            long attrNanos = Math.min(policy.unleasedAttrTimeoutNanos(), policy.attrTimeoutNanos());
+            long entryNanos = policy.entryTimeoutNanos();
+            // Counted from the Treaddirattr's sending: the attributes are at least that old.
+            long left = batch.sentAt() + attrNanos - System.nanoTime();
+            for (int i = 0; i < entries.size(); i++) {
+                Message.AttrDirent a = entries.get(i);
+                Dirent d = a.dirent();
+                EntryOut e;
+                Node node = null;
+                if (d.name().equals(".") || d.name().equals("..")) {
+                    e = new EntryOut(0, 0, 0, 0, emptyAttr(d.qid().path(), dtypeToMode(d.type())));
+                } else {
+                    if (DirPlusFiller.size(d.name()) > out.room()) {
+                        h.keepAttr(cookie, new OpenHandle.AttrBatch(entries.subList(i, entries.size()), batch.sentAt()));
+                        return;
+                    }
+                    node = nodes.linkListed(dir.nodeid, d.name(), a.attr().qid(), epoch);
+                    long generation = node.xattrGeneration();
+                    long until = batch.sentAt() + attrNanos;
+                    if ((a.flags() & Message.AttrDirent.HAS_ACL_ACCESS) == 0) {
+                        node.rememberXattrAbsent(ACL_ACCESS, generation, until);
+                    }
+                    if (a.attr().qid().isDir() && (a.flags() & Message.AttrDirent.HAS_ACL_DEFAULT) == 0) {
+                        node.rememberXattrAbsent(ACL_DEFAULT, generation, until);
+                    }
+                    long valid = Math.max(0, left);
+                    node.kernelEntryUntil = batch.sentAt() + Math.min(entryNanos, attrNanos);
+                    e = new EntryOut(node.nodeid, 0, entryNanos, valid, Attrs.of(a.attr()));
+                }
+                if (!out.add(d.name(), e, d.offset())) {
+                    if (node != null) {
+                        forget(node.nodeid, 1);
+                    }
+                    h.keepAttr(cookie, new OpenHandle.AttrBatch(entries.subList(i, entries.size()), batch.sentAt()));
+                    return;
+                }
+                cookie = d.offset();
+            }
+            batch = null;
+        }
+    }
+
+    private int readdirCount() {
+        return Math.min(READDIR_BYTES, client.msize() - RREADDIR_HEADER);
+    }
+
+    /** The entries after {@code cookie}: those sent ahead for it if there are, else a Treaddirattr now. */
+    private OpenHandle.AttrBatch fetchAttr(FuseRequest r, OpenHandle h, long cookie) throws FuseException {
+        OpenHandle.AttrPrefetch ahead = h.takePrefetch(cookie);
+        if (ahead != null) {
+            try {
+                return new OpenHandle.AttrBatch(rpc.await(r, ahead.reply()).entries(), ahead.sentAt());
+            } catch (FuseException e) {
+                if (e.errno() == Errno.EINTR) {
+                    throw e;
+                }
+                // Whatever failed it, a request of our own says whether it still does.
+            }
+        }
+        long sentAt = System.nanoTime();
+        return new OpenHandle.AttrBatch(rpc.call(r, new Message.Treaddirattr(h.fid, cookie, readdirCount()),
+                Message.Rreaddirattr.class).entries(), sentAt);
+    }
+
     private List<Dirent> fetch(FuseRequest r, OpenHandle h, long cookie) throws FuseException {
         int count = Math.min(READDIR_BYTES, client.msize() - RREADDIR_HEADER);
         return rpc.call(r, new Message.Treaddir(h.fid, cookie, count), Message.Rreaddir.class).entries();
@@ -776,7 +876,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public StatfsOut statfs(FuseRequest r, long nodeid) throws FuseException {
         Node node = nodes.get(nodeid);
-        Message.Rstatfs s = fresh(r, () -> rpc.call(r, new Message.Tstatfs(node.fid), Message.Rstatfs.class), node);
+        Message.Rstatfs s = fresh(r, () -> rpc.call(r, new Message.Tstatfs(fid(r, node)), Message.Rstatfs.class), node);
         return new StatfsOut(s.blocks(), s.bfree(), s.bavail(), s.files(), s.ffree(), s.bsize(), s.namelen(),
                 s.bsize());
     }
@@ -788,7 +888,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public void access(FuseRequest r, long nodeid, int mask) throws FuseException {
         Node node = nodes.get(nodeid);
-        Rgetattr a = fresh(r, () -> rpc.call(r, new Message.Tgetattr(node.fid, Rgetattr.BASIC), Rgetattr.class),
+        Rgetattr a = fresh(r, () -> rpc.call(r, new Message.Tgetattr(fid(r, node), Rgetattr.BASIC), Rgetattr.class),
                 node);
         if (mask == 0) {
             return;
@@ -856,7 +956,7 @@ public final class NinepFilesystem implements FuseFilesystem {
         int fid = client.allocFid();
         Message.Rxattrwalk x;
         try {
-            x = rpc.call(r, new Message.Txattrwalk(node.fid, fid, name), Message.Rxattrwalk.class);
+            x = rpc.call(r, new Message.Txattrwalk(fid(r, node), fid, name), Message.Rxattrwalk.class);
         } catch (FuseException e) {
             rpc.abandon(fid, e);
             throw e;
@@ -927,7 +1027,7 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     /** Txattrcreate turns a fid into the value's sink; the value is set when that fid is clunked. */
     private Void writeXattr(FuseRequest r, Node node, String name, byte[] value, int flags) throws FuseException {
-        int fid = rpc.clone(r, node.fid);
+        int fid = rpc.clone(r, fid(r, node));
         boolean clunked = false;
         try {
             rpc.call(r, new Message.Txattrcreate(fid, name, value.length, flags), Message.Rxattrcreate.class);
@@ -1042,7 +1142,7 @@ public final class NinepFilesystem implements FuseFilesystem {
         if (mine != null) {
             return mine;
         }
-        int fid = rpc.clone(r, h.node.fid);
+        int fid = rpc.clone(r, fid(r, h.node));
         try {
             try {
                 // Write locks need a descriptor open for writing on the server.
@@ -1115,6 +1215,57 @@ public final class NinepFilesystem implements FuseFilesystem {
         }
     }
 
+    /**
+     * The node's fid, walked now if the node was made from a Treaddirattr listing and has none
+     * yet: from its parent's fid by its name, or from the root by its names when a directory was
+     * renamed since the listing. A name that now leads to another file (or to none) is ESTALE:
+     * the kernel drops the inode and looks the name up again.
+     */
+    private int fid(FuseRequest r, Node node) throws FuseException {
+        int fid = node.fid;
+        if (fid != Message.NOFID) {
+            return fid;
+        }
+        if (nodes.suspect(node)) {
+            if (rewalk(r, node)) {
+                return node.fid;
+            }
+            throw new FuseException(Errno.ESTALE, "listed " + node + " is gone");
+        }
+        Node parent;
+        try {
+            parent = nodes.get(node.parent);
+        } catch (FuseException e) {
+            throw new FuseException(Errno.ESTALE, "parent of listed " + node + " is gone");
+        }
+        int from = fid(r, parent);
+        long epoch = nodes.epoch();
+        int walked = client.allocFid();
+        Rwalk w;
+        try {
+            w = rpc.call(r, new Message.Twalk(from, walked, List.of(node.name)), Rwalk.class);
+        } catch (FuseException e) {
+            rpc.abandon(walked, e);
+            throw e.errno() == Errno.ENOENT ? new FuseException(Errno.ESTALE, node + " is gone") : e;
+        }
+        if (w.wqids().size() != 1) {
+            client.freeFid(walked);
+            throw new FuseException(Errno.ESTALE, node + " is gone");
+        }
+        if (w.wqids().get(0).path() != node.qidPath) {
+            rpc.clunk(walked);
+            throw new FuseException(Errno.ESTALE, node.name + " now names another file than " + node);
+        }
+        if (!nodes.install(node, walked, epoch)) {
+            // Another request gave it a fid meanwhile (or the kernel forgot it): use that one.
+            rpc.clunk(walked);
+            if (node.fid == Message.NOFID) {
+                throw new FuseException(Errno.ESTALE, node + " was forgotten");
+            }
+        }
+        return node.fid;
+    }
+
     /** Walks a new fid from the root along the node's names; true if it reached the node's file. */
     private boolean rewalk(FuseRequest r, Node node) {
         List<String> path = nodes.pathOf(node);
@@ -1166,7 +1317,7 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     private Looked walkNode(FuseRequest r, Node dir, String name) throws FuseException {
         long epoch = nodes.epoch();
-        int fid = rpc.walk(r, dir.fid, name);
+        int fid = rpc.walk(r, fid(r, dir), name);
         Rgetattr a;
         try {
             a = rpc.call(r, new Message.Tgetattr(fid, Rgetattr.BASIC), Rgetattr.class);
@@ -1289,7 +1440,7 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     /** Clones the node's fid, opens the clone and makes it a FUSE handle. */
     private OpenHandle openFid(FuseRequest r, Node node, int flags) throws FuseException {
-        int fid = rpc.clone(r, node.fid);
+        int fid = rpc.clone(r, fid(r, node));
         Rlopen o;
         try {
             o = rpc.call(r, new Message.Tlopen(fid, flags), Rlopen.class);

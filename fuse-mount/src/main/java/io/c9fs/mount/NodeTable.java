@@ -27,6 +27,9 @@ import java.util.function.IntConsumer;
  * directory was renamed (the {@link #epoch()}), therefore becomes the node's fid; the old one is
  * handed to {@code retire}, which clunks it once requests that may have read it are over.
  *
+ * <p>A node made from a Treaddirattr listing has no fid ({@link Message#NOFID}) until a request
+ * needs one; the filesystem then walks it from the parent by name and checks qid.path.
+ *
  * <p>Threads: any worker. One lock, the table's monitor, guards both maps, every Node's
  * {@code lookups} and changes to a Node's fid. It is a leaf lock: nothing is called while holding
  * it except map operations; fids are clunked and retired after it is released. No 9P round trip
@@ -103,6 +106,14 @@ final class NodeTable {
                 byNodeid.put(node.nodeid, node);
                 byQidPath.put(qid.path(), node);
                 spare = Message.NOFID;
+            } else if (node.fid == Message.NOFID) {
+                // Made from a listing (no fid yet): this walk gives it one.
+                spare = Message.NOFID;
+                node.fid = walkedFid;
+                node.walkedEpoch = walkEpoch;
+                node.qid = qid;
+                node.parent = parent;
+                node.name = name;
             } else if (node == root
                     || node.parent == parent && node.name.equals(name) && node.walkedEpoch >= epoch) {
                 // The old fid was walked along this same path since the last directory rename:
@@ -132,6 +143,44 @@ final class NodeTable {
     }
 
     /**
+     * Takes one kernel reference on the file an Rreaddirattr entry named {@code name} in
+     * {@code parent} is, without a fid: a new node gets none ({@link Message#NOFID}) until a request
+     * needs one and walks it from the parent by name ({@link #install}). A known node keeps its fid;
+     * a known node without one takes this name as the one to walk.
+     */
+    Node linkListed(long parent, String name, Qid qid, long listEpoch) {
+        synchronized (this) {
+            Node node = byQidPath.get(qid.path());
+            if (node == null) {
+                node = new Node(nextNodeid++, qid, Message.NOFID, parent, name, listEpoch);
+                byNodeid.put(node.nodeid, node);
+                byQidPath.put(qid.path(), node);
+            } else if (node.fid == Message.NOFID && node != root) {
+                node.parent = parent;
+                node.name = name;
+                node.walkedEpoch = listEpoch;
+            }
+            node.lookups++;
+            return node;
+        }
+    }
+
+    /**
+     * Gives a node made by {@link #linkListed} the fid just walked to it. False (nothing changed:
+     * the caller clunks {@code walkedFid}) if the node already has a fid or was forgotten.
+     */
+    boolean install(Node node, int walkedFid, long walkEpoch) {
+        synchronized (this) {
+            if (node.fid != Message.NOFID || byNodeid.get(node.nodeid) != node) {
+                return false;
+            }
+            node.fid = walkedFid;
+            node.walkedEpoch = walkEpoch;
+            return true;
+        }
+    }
+
+    /**
      * Takes one kernel reference on the node of {@code qidPath} if its fid was walked by this very
      * path since the last directory rename (so it needs no new walk); null otherwise.
      */
@@ -139,7 +188,7 @@ final class NodeTable {
         synchronized (this) {
             Node node = byQidPath.get(qidPath);
             if (node == null || node == root || node.parent != parent || !node.name.equals(name)
-                    || node.walkedEpoch < epoch) {
+                    || node.walkedEpoch < epoch || node.fid == Message.NOFID) {
                 return null;
             }
             node.lookups++;
@@ -178,7 +227,9 @@ final class NodeTable {
             byQidPath.remove(node.qidPath, node);
             fid = node.fid;
         }
-        clunk.accept(fid);
+        if (fid != Message.NOFID) {
+            clunk.accept(fid);
+        }
         return true;
     }
 
@@ -215,7 +266,9 @@ final class NodeTable {
             node.fid = walkedFid;
             node.walkedEpoch = walkEpoch;
         }
-        retire.accept(old);
+        if (old != Message.NOFID) {
+            retire.accept(old);
+        }
         return true;
     }
 
@@ -279,7 +332,7 @@ final class NodeTable {
         List<Integer> fids = new ArrayList<>();
         synchronized (this) {
             for (Node n : byNodeid.values()) {
-                if (n != root) {
+                if (n != root && n.fid != Message.NOFID) {
                     fids.add(n.fid);
                 }
             }

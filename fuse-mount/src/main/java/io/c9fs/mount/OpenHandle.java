@@ -24,6 +24,10 @@ final class OpenHandle {
     final java.util.concurrent.atomic.AtomicLong wbSeen;
 
     private List<Dirent> batch = List.of();
+    private AttrBatch attrBatch;
+    private int attrPos;
+    private long attrCookie = -1;
+    private AttrPrefetch prefetch;
     private int batchPos;
     /** The cookie the kernel passes to continue at batch[batchPos]. */
     private long batchCookie = -1;
@@ -44,6 +48,44 @@ final class OpenHandle {
             return node.wbErrno;
         }
         return 0;
+    }
+
+    /**
+     * Entries of a Treaddirattr and when it was sent (System.nanoTime): their attributes were
+     * read after that instant, and may be trusted only for so long from it.
+     */
+    record AttrBatch(List<io.c9fs.transport.proto.Message.AttrDirent> entries, long sentAt) {
+    }
+
+    /** A Treaddirattr sent ahead for the cookie {@code cookie}, while the kernel used the last batch. */
+    record AttrPrefetch(long cookie, long sentAt,
+                        java.util.concurrent.CompletableFuture<io.c9fs.transport.proto.Message.Rreaddirattr> reply) {
+    }
+
+    /** As {@link #pending}, for the entries of a Treaddirattr. */
+    synchronized AttrBatch pendingAttr(long offset) {
+        if (attrBatch == null || offset != attrCookie || attrPos >= attrBatch.entries().size()) {
+            return null;
+        }
+        return new AttrBatch(attrBatch.entries().subList(attrPos, attrBatch.entries().size()), attrBatch.sentAt());
+    }
+
+    /** As {@link #keep}, for the entries of a Treaddirattr. */
+    synchronized void keepAttr(long offset, AttrBatch entries) {
+        attrBatch = entries;
+        attrPos = 0;
+        attrCookie = offset;
+    }
+
+    /** The Treaddirattr sent ahead for {@code cookie}, taken (null if none was, or for another cookie). */
+    synchronized AttrPrefetch takePrefetch(long cookie) {
+        AttrPrefetch p = prefetch;
+        prefetch = null;
+        return p != null && p.cookie() == cookie ? p : null;
+    }
+
+    synchronized void prefetch(AttrPrefetch p) {
+        prefetch = p;
     }
 
     /** The fetched entries that follow cookie {@code offset}, or null if none are held. */

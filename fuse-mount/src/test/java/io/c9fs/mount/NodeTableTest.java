@@ -102,4 +102,37 @@ class NodeTableTest {
         table.refresh(file(99), 6, 0, NodeTable.ROOT, "nobody");
         assertTrue(clunked.contains(6));
     }
+
+    @Test
+    void aListedNodeHasNoFidUntilOneIsWalkedAndCountsItsLookups() throws Exception {
+        Node a = table.linkListed(NodeTable.ROOT, "a", file(7), 0);
+        assertEquals(io.c9fs.transport.proto.Message.NOFID, a.fid);
+        assertNull(table.refSamePath(NodeTable.ROOT, "a", 7), "no fid to reuse");
+        assertSame(a, table.linkListed(NodeTable.ROOT, "a", file(7), 0));
+        assertTrue(table.install(a, 5, 0));
+        assertEquals(5, a.fid);
+        assertFalse(table.install(a, 6, 0), "a second walk loses: its fid is the caller's to clunk");
+        assertFalse(table.forget(a.nodeid, 1));
+        assertTrue(table.forget(a.nodeid, 1));
+        assertEquals(List.of(5), clunked);
+        Node b = table.linkListed(NodeTable.ROOT, "b", file(8), 0);
+        Node walked = table.link(NodeTable.ROOT, "b", file(8), 9, 0);
+        assertSame(b, walked);
+        assertEquals(9, b.fid, "a LOOKUP's walk gives a listed node its fid");
+        assertEquals(List.of(5), clunked);
+        assertTrue(retired.isEmpty());
+        Node c = table.linkListed(NodeTable.ROOT, "c", file(10), 0);
+        assertTrue(table.forget(c.nodeid, 1));
+        assertEquals(List.of(5), clunked, "no fid, nothing to clunk");
+        assertFalse(table.install(c, 11, 0), "forgotten");
+        Node known = table.link(NodeTable.ROOT, "k", file(12), 13, 0);
+        assertSame(known, table.linkListed(NodeTable.ROOT, "k2", file(12), 0));
+        assertEquals(13, known.fid, "a listed name of a node with a fid keeps that fid");
+        assertEquals("k", known.name);
+        Node d = table.linkListed(NodeTable.ROOT, "d", file(14), 0);
+        table.clear();
+        assertEquals(java.util.Set.of(5, 9, 13), new java.util.HashSet<>(clunked), "no NOFID clunked");
+        assertEquals(3, clunked.size());
+        assertThrows(FuseException.class, () -> table.get(d.nodeid));
+    }
 }

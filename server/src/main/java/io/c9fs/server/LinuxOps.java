@@ -80,6 +80,8 @@ final class LinuxOps {
             return t.fid();
         } else if (m instanceof Treaddir t) {
             return t.fid();
+        } else if (m instanceof Message.Treaddirattr t) {
+            return t.fid();
         } else if (m instanceof Tsetattr t) {
             return t.fid();
         } else if (m instanceof Tlcreate t) {
@@ -112,6 +114,8 @@ final class LinuxOps {
             return lopen(m, ch);
         } else if (t instanceof Treaddir m) {
             return readdir(m);
+        } else if (t instanceof Message.Treaddirattr m) {
+            return readdirattr(m);
         } else if (t instanceof Tlcreate m) {
             return lcreate(m, ch);
         } else if (t instanceof Tsetattr m) {
@@ -236,6 +240,84 @@ final class LinuxOps {
             batch = f.dir.next();
         }
         return new Rreaddir(out);
+    }
+
+    /**
+     * Treaddirattr (9P2000.L.c9 only: no other codec decodes it): the entries of Treaddir, each
+     * with what fstatat on the directory's descriptor says of its name and whether it has ACLs.
+     * Every name comes from getdents of that very directory and is one component, so these
+     * lookups stay beneath the export as openat2 would keep them. A name gone between getdents
+     * and fstatat is left out (its offset is still passed, so the next call resumes after it).
+     */
+    private Message readdirattr(Message.Treaddirattr t) throws ErrnoException {
+        Fid f = s.fileFid(t.fid());
+        if (f.dir == null) {
+            throw new ErrnoException(f.isOpen() ? Errno.ENOTDIR : Errno.EBADF, "readdirattr");
+        }
+        int room = Math.min(t.count(), s.msize - Message.IOHDRSZ);
+        int dirfd = f.handle.fd();
+        String dirPath = Posix.procPath(dirfd) + "/";
+        List<Message.AttrDirent> out = new ArrayList<>();
+        List<DirCursor.Entry> batch = f.dir.read(t.offset());
+        fill:
+        while (!batch.isEmpty()) {
+            for (DirCursor.Entry e : batch) {
+                Message.AttrDirent a = attrDirent(f, e, dirfd, dirPath);
+                if (a == null) {
+                    continue;
+                }
+                if (a.encodedSize() > room) {
+                    break fill;
+                }
+                room -= a.encodedSize();
+                out.add(a);
+            }
+            batch = f.dir.next();
+        }
+        return new Message.Rreaddirattr(out);
+    }
+
+    private Message.AttrDirent attrDirent(Fid f, DirCursor.Entry e, int dirfd, String dirPath) {
+        HostStat st;
+        String name = e.name();
+        try {
+            if (name.equals(".")) {
+                st = Posix.fstat(dirfd);
+            } else if (name.equals("..")) {
+                // The root's parent lies outside the export: the root stands for it, as in walks.
+                PathHandle p = f.handle.parent();
+                st = p == null ? Posix.fstat(dirfd) : Posix.fstat(p.fd());
+            } else {
+                st = Posix.fstatat(dirfd, name, Posix.AT_SYMLINK_NOFOLLOW);
+            }
+        } catch (ErrnoException x) {
+            return null;
+        }
+        Qid qid = s.export.qid(st, s.export.nodes().peek(s.export.qidPath(st)));
+        Dirent d = new Dirent(new Qid(qid.type(), 0, qid.path()), e.off(), e.type(), name);
+        int flags = 0;
+        if (!st.isSymlink() && !name.equals(".") && !name.equals("..")) {
+            String path = dirPath + name;
+            flags |= hasXattr(path, "system.posix_acl_access") ? Message.AttrDirent.HAS_ACL_ACCESS : 0;
+            if (st.isDir()) {
+                flags |= hasXattr(path, "system.posix_acl_default") ? Message.AttrDirent.HAS_ACL_DEFAULT : 0;
+            }
+        }
+        Rgetattr a = new Rgetattr(Rgetattr.BASIC, qid, st.mode(), st.uid(),
+                st.gid(), st.nlink(), st.rdev(), st.size(), st.blksize(), st.blocks(),
+                st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(),
+                st.ctimeSec(), st.ctimeNsec(), 0, 0, 0, 0);
+        return new Message.AttrDirent(d, flags, a);
+    }
+
+    /** False only when the server says the file lacks the xattr (ENODATA); otherwise the client asks. */
+    private static boolean hasXattr(String path, String name) {
+        try {
+            Posix.lgetxattr(path, name, null);
+            return true;
+        } catch (ErrnoException x) {
+            return x.errno() != Errno.ENODATA;
+        }
     }
 
     private Dirent dirent(Fid f, DirCursor.Entry e) {

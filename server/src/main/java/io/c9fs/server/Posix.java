@@ -63,6 +63,7 @@ public final class Posix {
         int fcntl(int fd, int cmd, ByteBuffer flock);
         int fcntl(int fd, int cmd, int arg);
         long getxattr(String path, String name, @Out ByteBuffer value, long size);
+        long lgetxattr(String path, String name, @Out ByteBuffer value, long size);
         long listxattr(String path, @Out ByteBuffer list, long size);
         int setxattr(String path, String name, @In ByteBuffer value, long size, int flags);
         int removexattr(String path, String name);
@@ -285,6 +286,12 @@ public final class Posix {
     public static int getxattr(String path, String name, ByteBuffer dst) throws ErrnoException {
         return (int) check(LIBC.getxattr(path, name, dst, dst == null ? 0 : dst.remaining()),
                 "getxattr");
+    }
+
+    /** lgetxattr: as {@link #getxattr} but never through a final symlink. */
+    public static int lgetxattr(String path, String name, ByteBuffer dst) throws ErrnoException {
+        return (int) check(LIBC.lgetxattr(path, name, dst, dst == null ? 0 : dst.remaining()),
+                "lgetxattr");
     }
 
     public static int listxattr(String path, ByteBuffer dst) throws ErrnoException {

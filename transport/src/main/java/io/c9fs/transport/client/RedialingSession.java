@@ -346,7 +346,8 @@ public final class RedialingSession implements NinepSession {
             return (s.valid() & Message.Tsetattr.SIZE) == 0;
         }
         return m instanceof Message.Twalk || m instanceof Message.Tgetattr || m instanceof Message.Tread
-                || m instanceof Message.Twrite || m instanceof Message.Treaddir || m instanceof Message.Tstatfs
+                || m instanceof Message.Twrite || m instanceof Message.Treaddir
+                || m instanceof Message.Treaddirattr || m instanceof Message.Tstatfs
                 || m instanceof Message.Txattrwalk || m instanceof Message.Tgetlock || m instanceof Message.Tlock
                 || m instanceof Message.Tclunk || m instanceof Message.Tlopen || m instanceof Message.Tfsync
                 || m instanceof Message.Treadlink || m instanceof Message.Tlease || m instanceof Message.Tcallback
@@ -365,6 +366,7 @@ public final class RedialingSession implements NinepSession {
         if (m instanceof Message.Tlcreate c) return new int[] {c.fid()};
         if (m instanceof Message.Tsetattr s) return new int[] {s.fid()};
         if (m instanceof Message.Treaddir r) return new int[] {r.fid()};
+        if (m instanceof Message.Treaddirattr r) return new int[] {r.fid()};
         if (m instanceof Message.Tfsync f) return new int[] {f.fid()};
         if (m instanceof Message.Tlock l) return new int[] {l.fid()};
         if (m instanceof Message.Tgetlock g) return new int[] {g.fid()};

@@ -2,7 +2,9 @@ package io.c9fs.transport.codec;
 
 import io.c9fs.transport.proto.Dialect;
 import io.c9fs.transport.proto.Message;
+import io.c9fs.transport.proto.Dirent;
 import io.c9fs.transport.proto.Message.Rcallback;
+import io.c9fs.transport.proto.Message.Rgetattr;
 import io.c9fs.transport.proto.Message.Recall;
 import io.c9fs.transport.proto.Message.Rlease;
 import io.c9fs.transport.proto.Message.Rrecalled;
@@ -15,7 +17,7 @@ import java.util.List;
 
 /**
  * 9P2000.L.c9: every message of 9P2000.L, plus the lease messages of docs/protocol.md
- * (types 200..205). Only a connection whose Tversion agreed on "9P2000.L.c9" uses this codec,
+ * (types 200..205) and Treaddirattr/Rreaddirattr (206, 207). Only a connection whose Tversion agreed on "9P2000.L.c9" uses this codec,
  * so a plain 9P2000.L peer never sees these types.
  */
 final class LeaseCodec extends Codec {
@@ -31,7 +33,7 @@ final class LeaseCodec extends Codec {
 
     @Override
     public boolean carries(int type) {
-        return linux.carries(type) || (type >= 200 && type <= 205);
+        return linux.carries(type) || (type >= 200 && type <= 207);
     }
 
     @Override
@@ -76,6 +78,36 @@ final class LeaseCodec extends Codec {
             case 204:
                 out.writeLongLE(((Trecalled) m).id());
                 return true;
+            case 206: {
+                Message.Treaddirattr t = (Message.Treaddirattr) m;
+                out.writeIntLE(t.fid()).writeLongLE(t.offset()).writeIntLE(t.count());
+                return true;
+            }
+            case 207: {
+                int countAt = out.writerIndex();
+                out.writeIntLE(0);
+                for (Message.AttrDirent e : ((Message.Rreaddirattr) m).entries()) {
+                    Dirent d = e.dirent();
+                    WireWriter.qid(out, d.qid());
+                    out.writeLongLE(d.offset());
+                    WireWriter.u8(out, d.type(), "dirent type");
+                    WireWriter.string(out, d.name());
+                    WireWriter.u8(out, e.flags(), "dirent flags");
+                    Rgetattr a = e.attr();
+                    out.writeLongLE(a.valid());
+                    WireWriter.qid(out, a.qid());
+                    out.writeIntLE(a.mode()).writeIntLE(a.uid()).writeIntLE(a.gid())
+                            .writeLongLE(a.nlink()).writeLongLE(a.rdev()).writeLongLE(a.size())
+                            .writeLongLE(a.blksize()).writeLongLE(a.blocks())
+                            .writeLongLE(a.atimeSec()).writeLongLE(a.atimeNsec())
+                            .writeLongLE(a.mtimeSec()).writeLongLE(a.mtimeNsec())
+                            .writeLongLE(a.ctimeSec()).writeLongLE(a.ctimeNsec())
+                            .writeLongLE(a.btimeSec()).writeLongLE(a.btimeNsec())
+                            .writeLongLE(a.gen()).writeLongLE(a.dataVersion());
+                }
+                out.setIntLE(countAt, out.writerIndex() - countAt - 4);
+                return true;
+            }
             default:
                 return linux.encodeOwn(m, out);
         }
@@ -109,8 +141,33 @@ final class LeaseCodec extends Codec {
                 return new Trecalled(r.u64("id"));
             case 205:
                 return new Rrecalled();
+            case 206:
+                return new Message.Treaddirattr(r.u32("fid"), r.u64("offset"), r.u32("count"));
+            case 207:
+                return readdirattr(r);
             default:
                 return linux.decodeOwn(type, r);
         }
+    }
+
+    /** count[4] then exactly count bytes of entries (docs/protocol.md, "Treaddirattr"). */
+    private static Message.Rreaddirattr readdirattr(WireReader r) {
+        int count = r.u32("count");
+        if (count < 0 || count != r.remaining()) {
+            throw new ProtocolException("Rreaddirattr: count " + Integer.toUnsignedString(count)
+                    + " disagrees with " + r.remaining() + " data bytes");
+        }
+        List<Message.AttrDirent> entries = new ArrayList<>();
+        while (r.remaining() > 0) {
+            Dirent d = new Dirent(r.qid("qid"), r.u64("offset"), r.u8("type"), r.string("name"));
+            int flags = r.u8("flags");
+            Rgetattr a = new Rgetattr(r.u64("valid"), r.qid("qid"), r.u32("mode"), r.u32("uid"),
+                    r.u32("gid"), r.u64("nlink"), r.u64("rdev"), r.u64("size"), r.u64("blksize"),
+                    r.u64("blocks"), r.u64("atime_sec"), r.u64("atime_nsec"), r.u64("mtime_sec"),
+                    r.u64("mtime_nsec"), r.u64("ctime_sec"), r.u64("ctime_nsec"), r.u64("btime_sec"),
+                    r.u64("btime_nsec"), r.u64("gen"), r.u64("data_version"));
+            entries.add(new Message.AttrDirent(d, flags, a));
+        }
+        return new Message.Rreaddirattr(entries);
     }
 }

@@ -422,6 +422,35 @@ public sealed interface Message {
     }
 
     /**
+     * Reads directory entries from {@code offset} as Treaddir does, each with its attributes
+     * (the body of an Rgetattr with the BASIC fields) and flags; {@code count} bounds the reply's
+     * data bytes. Attributes so learnt carry no lease (docs/protocol.md, "Treaddirattr").
+     */
+    record Treaddirattr(int fid, long offset, int count) implements Message {
+        public int type() { return 206; }
+    }
+
+    record Rreaddirattr(List<AttrDirent> entries) implements Message {
+        public Rreaddirattr { entries = List.copyOf(entries); }
+        public int type() { return 207; }
+    }
+
+    /**
+     * One entry of an Rreaddirattr: the Treaddir entry, flags[1] (see the constants) and the
+     * attributes of the file the name was found to name when the server read it.
+     */
+    record AttrDirent(Dirent dirent, int flags, Rgetattr attr) {
+        /** The file has a system.posix_acl_access xattr. */
+        public static final int HAS_ACL_ACCESS = 0x1;
+        /** The file (a directory) has a system.posix_acl_default xattr. */
+        public static final int HAS_ACL_DEFAULT = 0x2;
+        /** qid[13] offset[8] type[1] name-length[2] flags[1] valid[8] qid[13] mode..data_version[132]. */
+        public static final int FIXED = 13 + 8 + 1 + 2 + 1 + 8 + 13 + 4 * 3 + 8 * 15;
+        public AttrDirent { Objects.requireNonNull(dirent); Objects.requireNonNull(attr); }
+        public int encodedSize() { return FIXED + Strings.utf8Length(dirent.name()); }
+    }
+
+    /**
      * One recall of an Rcallback: id[8] kind[1] path[8] offset[8] length[8] name[s]. {@code path}
      * is the qid.path of the file (or, for an entry recall, of the directory); length 0 means to
      * the end of the file.

@@ -67,4 +67,57 @@ class LeaseCodecTest {
         assertTrue(e.getMessage().contains("65535"), e.getMessage());
         f.release();
     }
+
+    private static Message.Rgetattr attrs(Qid q, int mode, long size) {
+        return new Message.Rgetattr(Message.Rgetattr.BASIC, q, mode, 1000, 100, 1, 0, size, 4096, 8,
+                1, 2, 3, 4, 5, 6, 0, 0, 0, 0);
+    }
+
+    @Test
+    void treaddirattrBytes() {
+        // fid[4] offset[8] count[4], as Treaddir
+        assertEquals("17000000" + "ce" + "0300" + "07000000" + "0500000000000000" + "00800000",
+                hex(new Fcall(3, new Message.Treaddirattr(7, 5, 32768))));
+    }
+
+    @Test
+    void rreaddirattrRoundTripsWithTheDocumentedEntrySize() {
+        Qid a = new Qid(0, 0, 42);
+        Qid d = new Qid(Qid.QTDIR, 0, 43);
+        List<Message.AttrDirent> entries = List.of(
+                new Message.AttrDirent(new io.c9fs.transport.proto.Dirent(a, 1, 8, "a.txt"), 0,
+                        attrs(new Qid(0, 77, 42), 0100644, 12345)),
+                new Message.AttrDirent(new io.c9fs.transport.proto.Dirent(d, 2, 4, "sub"),
+                        Message.AttrDirent.HAS_ACL_ACCESS | Message.AttrDirent.HAS_ACL_DEFAULT,
+                        attrs(new Qid(Qid.QTDIR, 9, 43), 040755, 4096)));
+        ByteBuf out = Unpooled.buffer();
+        C9.encode(new Fcall(4, new Message.Rreaddirattr(entries)), out);
+        // size[4] type[1] tag[2] count[4], then per entry 178 fixed bytes plus the name
+        int data = (Message.AttrDirent.FIXED + 5) + (Message.AttrDirent.FIXED + 3);
+        assertEquals(178, Message.AttrDirent.FIXED);
+        assertEquals(4 + 1 + 2 + 4 + data, out.readableBytes());
+        assertEquals(data, out.getIntLE(7));
+        assertEquals(207, out.getUnsignedByte(4));
+        Fcall back = C9.decode(out);
+        assertEquals(4, back.tag());
+        assertEquals(new Message.Rreaddirattr(entries), back.message());
+        out.release();
+    }
+
+    @Test
+    void rreaddirattrWithACountOtherThanItsBytesIsRefused() {
+        ByteBuf out = Unpooled.buffer();
+        C9.encode(new Fcall(4, new Message.Rreaddirattr(List.of())), out);
+        out.setIntLE(7, 1);
+        assertThrows(ProtocolException.class, () -> C9.decode(out));
+        out.release();
+    }
+
+    @Test
+    void readdirattrIsNotPlain9P2000L() {
+        ByteBuf f = Unpooled.wrappedBuffer(ByteBufUtil.decodeHexDump(
+                "17000000" + "ce" + "0300" + "07000000" + "0500000000000000" + "00800000"));
+        assertThrows(ProtocolException.class, () -> Codec.of(Dialect.P9P2000_L).decode(f));
+        f.release();
+    }
 }

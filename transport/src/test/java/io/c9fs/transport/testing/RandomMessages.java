@@ -122,6 +122,13 @@ public final class RandomMessages {
                     list.add(qid(r));
                 } else if (el == Dirent.class) {
                     list.add(new Dirent(qid(r), r.nextLong(), r.nextInt(0x100), string(r)));
+                } else if (el == Message.AttrDirent.class) {
+                    Qid q = qid(r);
+                    list.add(new Message.AttrDirent(new Dirent(q, r.nextLong(), r.nextInt(0x100), string(r)),
+                            r.nextInt(0x100), new Message.Rgetattr(r.nextLong(), q, anyInt(r), anyInt(r), anyInt(r),
+                            r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(),
+                            r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(),
+                            r.nextLong(), r.nextLong(), r.nextLong())));
                 } else if (el == Message.Recall.class) {
                     list.add(new Message.Recall(r.nextLong(), r.nextInt(0x100), r.nextLong(), r.nextLong(),
                             r.nextLong(), r.nextBoolean() ? "" : string(r)));

@@ -1,0 +1,182 @@
+package io.c9fs.mount;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * READDIRPLUS through Treaddirattr (9P2000.L.c9), across two c9fs-mount daemons on one
+ * c9fs-serve: a listing gives the kernel every entry's attributes in one message per batch,
+ * with nodes that have no fid yet. Those attributes carry no lease, so another client's chmod,
+ * write or truncate of a listed file must show within actimeo (1 s here); once a request has
+ * walked the node a fid, it holds the lease and later changes show at once.
+ */
+@Tag("mount")
+class ReaddirattrMountTest {
+    /** actimeo=1 plus a generous margin for a loaded machine. */
+    private static final long SHOWS_WITHIN_S = 10;
+    private static Path scratch;
+    private static Path export;
+    private static ServerProcess server;
+    private static Path a;
+    private static Path b;
+    private static final List<Process> daemons = new ArrayList<>();
+
+    @BeforeAll
+    static void mountTwice() throws Exception {
+        TestEnv.requireFuse();
+        scratch = TestEnv.freshDir("readdirattr");
+        export = Files.createDirectory(scratch.resolve("export"));
+        server = ServerProcess.start(ServerProcess.Kind.C9FS_SERVE, export, scratch.resolve("server.log"));
+        a = mount("a");
+        b = mount("b");
+    }
+
+    private static Path mount(String name) throws Exception {
+        Path mnt = Files.createDirectory(scratch.resolve(name));
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(), server.address(), mnt.toString(),
+                "-o", "timeout=10,actimeo=1", "-f"));
+        Path log = scratch.resolve(name + ".log");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        daemons.add(p);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!MountedFs.isMounted(mnt)) {
+            if (!p.isAlive() || System.nanoTime() > deadline) {
+                fail("c9fs-mount did not mount: " + Files.readString(log));
+            }
+            Thread.sleep(50);
+        }
+        return mnt;
+    }
+
+    @AfterAll
+    static void tearDown() throws Exception {
+        for (Process p : daemons) {
+            p.destroy();
+        }
+        for (Process p : daemons) {
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                p.waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+        for (Path mnt : new Path[] {a, b}) {
+            if (mnt != null && MountedFs.isMounted(mnt)) {
+                TestEnv.forceUnmount(mnt);
+            }
+        }
+        if (server != null) {
+            server.close();
+        }
+        TestEnv.delete(scratch);
+    }
+
+    private static String mode(Path p) throws Exception {
+        return PosixFilePermissions.toString(Files.getPosixFilePermissions(p, LinkOption.NOFOLLOW_LINKS));
+    }
+
+    /** Polls until {@code shown}; fails after {@link #SHOWS_WITHIN_S}. Returns the seconds it took. */
+    private static double within(String what, BooleanSupplier shown) throws Exception {
+        long start = System.nanoTime();
+        while (!shown.getAsBoolean()) {
+            if (System.nanoTime() - start > TimeUnit.SECONDS.toNanos(SHOWS_WITHIN_S)) {
+                fail(what + " not seen within " + SHOWS_WITHIN_S + " s");
+            }
+            Thread.sleep(20);
+        }
+        return (System.nanoTime() - start) / 1e9;
+    }
+
+    private static boolean check(Path p, String mode, long size) {
+        try {
+            return mode(p).equals(mode) && Files.size(p) == size;
+        } catch (Exception e) {
+            return false;
+        }
+    }
+
+    @Test
+    void aListingShowsEveryEntrysAttributes() throws Exception {
+        Path d = Files.createDirectory(export.resolve("many"));
+        for (int i = 0; i < 600; i++) {
+            Files.writeString(d.resolve("f" + i), "x".repeat(i % 50));
+        }
+        Files.createDirectory(d.resolve("sub"));
+        Files.createSymbolicLink(d.resolve("ln"), Path.of("f1"));
+        TestEnv.Result ls = TestEnv.run(a.resolve("many"), 60, "ls", "-ln");
+        assertEquals(0, ls.status(), ls.output());
+        List<String> lines = ls.output().lines().filter(l -> !l.startsWith("total")).toList();
+        assertEquals(602, lines.size(), ls.output());
+        String f49 = lines.stream().filter(l -> l.endsWith(" f49")).findFirst().orElse("");
+        assertTrue(f49.startsWith("-rw-r--r-- ") && f49.contains(" 49 "), f49);
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("d") && l.endsWith(" sub")), ls.output());
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("l") && l.endsWith(" ln -> f1")), ls.output());
+        // A listed node gets its fid when first needed: reading it, and through the symlink.
+        assertEquals("x".repeat(7), Files.readString(a.resolve("many/f7")));
+        assertEquals("x", Files.readString(a.resolve("many/ln")));
+        TestEnv.Result again = TestEnv.run(a.resolve("many"), 60, "ls", "-ln");
+        assertEquals(ls.output(), again.output());
+    }
+
+    @Test
+    void anotherClientsChmodWriteAndTruncateOfListedFilesShowThrough() throws Exception {
+        // Made through B, so A knows the files only from its listing (nodes without fids).
+        Path bd = Files.createDirectory(b.resolve("changed"));
+        for (String n : List.of("m", "w", "t")) {
+            Files.writeString(bd.resolve(n), "0123456789");
+        }
+        Path d = a.resolve("changed");
+        TestEnv.Result ls = TestEnv.run(d, 60, "ls", "-ln");
+        assertEquals(0, ls.status(), ls.output());
+        assertTrue(ls.output().contains(" 10 "), ls.output());
+        // Listed, not yet walked: no lease, so the kernel may keep the listed attributes up to actimeo.
+        TestEnv.run(null, 30, "chmod", "600", bd.resolve("m").toString());
+        Files.writeString(bd.resolve("w"), "0123456789abcdefghij");
+        TestEnv.run(null, 30, "truncate", "-s", "3", bd.resolve("t").toString());
+        double m = within("chmod", () -> check(d.resolve("m"), "rw-------", 10));
+        double w = within("write", () -> check(d.resolve("w"), "rw-r--r--", 20));
+        double t = within("truncate", () -> check(d.resolve("t"), "rw-r--r--", 3));
+        System.out.printf("listed: chmod seen after %.2f s, write %.2f s, truncate %.2f s%n", m, w, t);
+        // Now each has a fid, walked by the stat that fetched fresh attributes: leased, so a
+        // change by B is recalled before it is answered and shows at A at once.
+        TestEnv.run(null, 30, "chmod", "640", bd.resolve("m").toString());
+        Files.writeString(bd.resolve("w"), "short");
+        TestEnv.run(null, 30, "truncate", "-s", "1", bd.resolve("t").toString());
+        assertEquals("rw-r-----", mode(d.resolve("m")));
+        assertEquals(5, Files.size(d.resolve("w")));
+        assertEquals(1, Files.size(d.resolve("t")));
+        assertEquals("0", Files.readString(d.resolve("t")));
+    }
+
+    @Test
+    void aListedNameReplacedByAnotherFileIsLookedUpAgain() throws Exception {
+        Path d = Files.createDirectory(a.resolve("replaced"));
+        Files.writeString(d.resolve("f"), "old");
+        TestEnv.Result ls = TestEnv.run(d, 60, "ls", "-ln");
+        assertEquals(0, ls.status(), ls.output());
+        Path bf = b.resolve("replaced/f");
+        Files.delete(bf);
+        Files.writeString(bf, "brand new");
+        within("the new file", () -> {
+            try {
+                return Files.readString(d.resolve("f")).equals("brand new");
+            } catch (Exception e) {
+                return false;
+            }
+        });
+    }
+}
