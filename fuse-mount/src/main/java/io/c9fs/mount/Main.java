@@ -140,7 +140,8 @@ public final class Main {
                     ? new LeasePolicy(client, closeToOpen, LEASED_TIMEOUT.toNanos(), FLUSH_INTERVAL, CACHE_BYTES)
                     : closeToOpen;
             fs = client.dialect().isLinux()
-                    ? new NinepFilesystem(client, rootFid, root, policy, args.timeout(), args.workers() - 2)
+                    ? new NinepFilesystem(client, rootFid, root, policy, args.timeout(), args.workers() - 2,
+                            args.listAttrs())
                     : new LegacyFilesystem(client, rootFid, root, policy, uid(), gid(), args.timeout());
             MountOptions options = new MountOptions(args.address().replace(',', '_'), "c9fs", args.readOnly(),
                     args.allowOther(), args.workers(), MountOptions.MAX_WRITE_LIMIT, false, false,

@@ -68,6 +68,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * the FUSE notifier.
  */
 public final class NinepFilesystem implements FuseFilesystem {
+    /** -o listattr: READDIRPLUS through Treaddirattr. */
+    private final boolean listAttrs;
     private static final System.Logger LOG = System.getLogger(NinepFilesystem.class.getName());
 
     // open(2) flags, Linux generic values (9P2000.L uses the same numbers).
@@ -161,6 +163,18 @@ public final class NinepFilesystem implements FuseFilesystem {
      */
     public NinepFilesystem(NinepSession client, int rootFid, Qid rootQid, CachePolicy policy,
                            Duration requestTimeout, int lockWaiters) {
+        this(client, rootFid, rootQid, policy, requestTimeout, lockWaiters, false);
+    }
+
+    /**
+     * As above; {@code listAttrs} (-o listattr) answers READDIRPLUS from Treaddirattr on a
+     * 9P2000.L.c9 connection. It is a choice, not the default: a listed file gets no fid and so no
+     * lease, and its attributes are trusted for the attribute timeout instead of until a recall
+     * (docs/coherence.md, clause 5).
+     */
+    public NinepFilesystem(NinepSession client, int rootFid, Qid rootQid, CachePolicy policy,
+                           Duration requestTimeout, int lockWaiters, boolean listAttrs) {
+        this.listAttrs = listAttrs;
         if (!client.dialect().isLinux()) {
             throw new IllegalArgumentException("needs a 9P2000.L connection, not " + client.dialect());
         }
@@ -661,7 +675,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     public void readdirplus(FuseRequest r, long nodeid, long fh, long offset, DirPlusFiller out)
             throws FuseException {
         OpenHandle h = handle(fh);
-        if (client.dialect() == Dialect.P9P2000_L_C9) {
+        if (listAttrs && client.dialect() == Dialect.P9P2000_L_C9) {
             readdirattr(r, h, offset, out);
             return;
         }

@@ -49,7 +49,7 @@ class ReaddirattrMountTest {
         Path mnt = Files.createDirectory(scratch.resolve(name));
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), Main.class.getName(), server.address(), mnt.toString(),
-                "-o", "timeout=10,actimeo=1", "-f"));
+                "-o", "timeout=10,actimeo=1,listattr", "-f"));
         Path log = scratch.resolve(name + ".log");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         daemons.add(p);
