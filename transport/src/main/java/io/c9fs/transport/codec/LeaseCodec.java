@@ -3,10 +3,12 @@ package io.c9fs.transport.codec;
 import io.c9fs.transport.proto.Dialect;
 import io.c9fs.transport.proto.Message;
 import io.c9fs.transport.proto.Message.Rcallback;
+import io.c9fs.transport.proto.Message.Rclient;
 import io.c9fs.transport.proto.Message.Recall;
 import io.c9fs.transport.proto.Message.Rlease;
 import io.c9fs.transport.proto.Message.Rrecalled;
 import io.c9fs.transport.proto.Message.Tcallback;
+import io.c9fs.transport.proto.Message.Tclient;
 import io.c9fs.transport.proto.Message.Tlease;
 import io.c9fs.transport.proto.Message.Trecalled;
 import io.netty.buffer.ByteBuf;
@@ -15,7 +17,7 @@ import java.util.List;
 
 /**
  * 9P2000.L.c9: every message of 9P2000.L, plus the lease messages of docs/protocol.md
- * (types 200..205). Only a connection whose Tversion agreed on "9P2000.L.c9" uses this codec,
+ * (types 200..205, 210 and 211). Only a connection whose Tversion agreed on "9P2000.L.c9" uses this codec,
  * so a plain 9P2000.L peer never sees these types.
  */
 final class LeaseCodec extends Codec {
@@ -31,7 +33,7 @@ final class LeaseCodec extends Codec {
 
     @Override
     public boolean carries(int type) {
-        return linux.carries(type) || (type >= 200 && type <= 205);
+        return linux.carries(type) || (type >= 200 && type <= 205) || type == 210 || type == 211;
     }
 
     @Override
@@ -76,6 +78,14 @@ final class LeaseCodec extends Codec {
             case 204:
                 out.writeLongLE(((Trecalled) m).id());
                 return true;
+            case 210: {
+                Tclient t = (Tclient) m;
+                out.writeLongLE(t.tokenHi()).writeLongLE(t.tokenLo());
+                return true;
+            }
+            case 211:
+                out.writeIntLE(((Rclient) m).settled());
+                return true;
             default:
                 return linux.encodeOwn(m, out);
         }
@@ -109,6 +119,10 @@ final class LeaseCodec extends Codec {
                 return new Trecalled(r.u64("id"));
             case 205:
                 return new Rrecalled();
+            case 210:
+                return new Tclient(r.u64("token"), r.u64("token"));
+            case 211:
+                return new Rclient(r.u32("settled"));
             default:
                 return linux.decodeOwn(type, r);
         }
