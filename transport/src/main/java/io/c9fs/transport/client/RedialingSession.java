@@ -89,6 +89,11 @@ public final class RedialingSession implements NinepSession {
     private final Message.Tclient token;
     /** The connection the token was presented on (after its first attach). */
     private volatile NinepClient identified;
+    /**
+     * The server does not know Tclient (a c9fs-serve from before it answers EBADMSG and closes
+     * the connection): never sent again in this session, or every restore would end the same way.
+     */
+    private volatile boolean tokenRefused;
 
     private final AtomicLong reconnects = new AtomicLong();
     private final AtomicLong outageNanos = new AtomicLong();
@@ -346,12 +351,20 @@ public final class RedialingSession implements NinepSession {
      */
     private void identify(NinepClient c) {
         identified = c;
-        if (dialect.hasLeases()) {
+        if (dialect.hasLeases() && !tokenRefused) {
             c.rpc(token).whenComplete((r, ex) -> {
                 if (ex != null) {
                     LOG.log(System.Logger.Level.DEBUG, "Tclient to " + address + ": " + ex.getMessage());
+                    noteRefusal(asNinep(ex));
                 }
             });
+        }
+    }
+
+    private void noteRefusal(NinepException x) {
+        int e = x.errno();
+        if (e == Errno.EBADMSG || e == Errno.EOPNOTSUPP || e == Errno.EPROTO) {
+            tokenRefused = true;
         }
     }
 
@@ -771,7 +784,7 @@ public final class RedialingSession implements NinepSession {
      * and those waits run out at the term, as before.
      */
     private void presentToken(NinepClient c) throws NinepException {
-        if (!dialect.hasLeases()) {
+        if (!dialect.hasLeases() || tokenRefused) {
             return;
         }
         try {
@@ -782,6 +795,7 @@ public final class RedialingSession implements NinepSession {
                         + " earlier connection(s) of this mount");
             }
         } catch (NinepException x) {
+            noteRefusal(x);
             if (!c.isOpen() || x.errno() == Errno.ETIMEDOUT) {
                 throw retry("Tclient: " + x.getMessage());
             }
