@@ -195,7 +195,7 @@ public final class LeaseClient implements AutoCloseable {
 
     /**
      * Takes the write lease of {@code path} again through one of its writers' fids. Not waited
-     * for: the server serves a fid's requests in order, so the handle's next Twrite follows it.
+     * for: the server serves a fid's requests in order, so that fid's next Twrite follows it.
      */
     private void retake(long path) {
         java.util.Set<Integer> fids = writerFids.get(path);

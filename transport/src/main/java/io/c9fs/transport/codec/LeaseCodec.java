@@ -16,9 +16,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * 9P2000.L.c9: every message of 9P2000.L, plus the lease messages of docs/protocol.md
- * (types 200..205, 210 and 211). Only a connection whose Tversion agreed on "9P2000.L.c9" uses this codec,
- * so a plain 9P2000.L peer never sees these types.
+ * 9P2000.L.c9: every message of 9P2000.L, plus the lease messages of docs/protocol.md (types
+ * 200..205) and the client identity (210, 211). Only a connection whose Tversion agreed on
+ * "9P2000.L.c9" uses this codec, so a plain 9P2000.L peer never sees these types.
  */
 final class LeaseCodec extends Codec {
     /** A recall's fixed fields: id[8] kind[1] path[8] offset[8] length[8] name-length[2]. */
