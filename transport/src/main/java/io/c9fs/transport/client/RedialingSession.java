@@ -703,20 +703,13 @@ public final class RedialingSession implements NinepSession {
         if (failure != null) {
             throw failure;
         }
+        // Locks before leases: reclaims are only granted for the server's grace (by default one
+        // lease term), and a Tlease WRITE may wait up to a term for a recall that another
+        // restoring client cannot acknowledge yet (its Tcallback is queued until its own restore
+        // ends). Taken one after another, those waits ate the grace and lost the locks.
         for (FidShadow.Entry e : all) {
             if (e.isAttach() || e.stale) {
                 continue;
-            }
-            if (e.leaseMode() == Message.LEASE_WRITE && dialect.hasLeases()) {
-                try {
-                    c.call(new Message.Tlease(e.fid, Message.LEASE_WRITE), Message.Rlease.class);
-                } catch (NinepException x) {
-                    if (!c.isOpen()) {
-                        throw retry("write lease of fid " + e.fid + ": " + x.getMessage());
-                    }
-                    LOG.log(System.Logger.Level.WARNING, "write lease of fid " + e.fid + " not retaken: "
-                            + x.getMessage());
-                }
             }
             List<Message.Tlock> locks;
             synchronized (shadow) {
@@ -730,6 +723,51 @@ public final class RedialingSession implements NinepSession {
                     break;
                 }
             }
+        }
+        if (dialect.hasLeases()) {
+            retakeWriteLeases(c, all);
+        }
+    }
+
+    /**
+     * Sends every write lease's Tlease at once and waits for them together: each may be held up
+     * to a term by recalls of other clients' read leases, and those waits overlap instead of
+     * adding up (one term per write-leased file made recovery take seconds per file).
+     */
+    private void retakeWriteLeases(NinepClient c, List<FidShadow.Entry> all)
+            throws NinepException, InterruptedException {
+        List<FidShadow.Entry> leased = new ArrayList<>();
+        List<CompletableFuture<Message.Rlease>> asks = new ArrayList<>();
+        for (FidShadow.Entry e : all) {
+            if (!e.isAttach() && !e.stale && e.leaseMode() == Message.LEASE_WRITE) {
+                leased.add(e);
+                asks.add(c.rpc(new Message.Tlease(e.fid, Message.LEASE_WRITE), Message.Rlease.class));
+            }
+        }
+        long deadline = System.nanoTime() + config.requestTimeout().toNanos() + TimeUnit.SECONDS.toNanos(1);
+        NinepException failure = null;
+        for (int i = 0; i < asks.size(); i++) {
+            FidShadow.Entry e = leased.get(i);
+            try {
+                asks.get(i).get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            } catch (ExecutionException | TimeoutException x) {
+                NinepException n = x instanceof TimeoutException
+                        ? new NinepException(Errno.ETIMEDOUT, "no answer in " + config.requestTimeout().toMillis() + " ms")
+                        : asNinep(x.getCause());
+                if (!c.isOpen()) {
+                    failure = retry("write lease of fid " + e.fid + ": " + n.getMessage());
+                    break;
+                }
+                asks.get(i).cancel(true);
+                LOG.log(System.Logger.Level.WARNING, "write lease of fid " + e.fid + " not retaken: "
+                        + n.getMessage());
+            }
+        }
+        if (failure != null) {
+            for (CompletableFuture<Message.Rlease> a : asks) {
+                a.cancel(true);
+            }
+            throw failure;
         }
     }
 
