@@ -249,7 +249,11 @@ public final class RedialingSession implements NinepSession {
                 c = null;
             } else if (state == State.RECONNECTING) {
                 long waited = System.nanoTime() - outageStart;
-                if (softTimeout != null && waited >= softTimeout.toNanos()) {
+                if (op.request instanceof Message.Trecalled) {
+                    // Acknowledges a recall of the lost connection: the next server never sent
+                    // it, and may have one of its own under that id.
+                    c = null;
+                } else if (softTimeout != null && waited >= softTimeout.toNanos()) {
                     c = null;
                 } else {
                     waiting.add(op);
@@ -262,6 +266,10 @@ public final class RedialingSession implements NinepSession {
             } else {
                 c = conn;
             }
+        }
+        if (c == null && op.request instanceof Message.Trecalled && state != State.CLOSED) {
+            op.fail(Errno.EIO, "Trecalled of a recall from the connection to " + address + " that was lost");
+            return;
         }
         if (c == null) {
             op.fail(Errno.EIO, state == State.CLOSED ? "session to " + address + " closed"

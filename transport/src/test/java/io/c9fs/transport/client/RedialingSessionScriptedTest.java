@@ -300,4 +300,21 @@ class RedialingSessionScriptedTest {
         g.cancel(true);
         assertEquals(0, session.recovery().lostLocks());
     }
+
+    /** A recall's id belongs to the server that sent it: never acknowledged to the next one. */
+    @Test
+    void aTrecalledWaitingForTheNextConnectionFailsAtOnce() throws Exception {
+        start(Duration.ofSeconds(30), Dialect.P9P2000_L_C9);
+        CompletableFuture<Rgetattr> g = session.rpc(new Tgetattr(1, Rgetattr.BASIC), Rgetattr.class);
+        Request probe = expect(Tgetattr.class);
+        probe.conn().channel().close();
+        Request attach = expect(Tattach.class); // redialed; the restore waits for this answer
+        assertEquals(RedialingSession.State.RECONNECTING, session.state());
+        assertEquals(Errno.EIO, errno(session.rpc(new Trecalled(5), Rrecalled.class)));
+        attach.conn().reply(attach.tag(), new Rattach(ROOT));
+        answer(Twalk.class, new Rwalk(List.of(FILE)));
+        Request again = expect(Tgetattr.class); // the replay; no Trecalled before it
+        again.fcall().message().release();
+        g.cancel(true);
+    }
 }
