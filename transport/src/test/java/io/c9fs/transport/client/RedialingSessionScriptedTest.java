@@ -62,9 +62,6 @@ class RedialingSessionScriptedTest {
         CompletableFuture<Rattach> a = session.rpc(new Tattach(0, Message.NOFID, "u", "", 0), Rattach.class);
         answer(Tattach.class, new Rattach(ROOT));
         a.get(10, TimeUnit.SECONDS);
-        if (dialect.hasLeases()) {
-            answer(Tclient.class, new Rclient(0)); // the mount's token follows its first attach
-        }
         assertEquals(1, session.allocFid());
         CompletableFuture<Rwalk> w = session.rpc(new Twalk(0, 1, List.of("f")), Rwalk.class);
         answer(Twalk.class, new Rwalk(List.of(FILE)));
@@ -328,7 +325,6 @@ class RedialingSessionScriptedTest {
         l.get(10, TimeUnit.SECONDS);
         lr.conn().channel().close();
         answer(Tattach.class, new Rattach(ROOT));
-        answer(Tclient.class, new Rclient(1)); // before anything that other leases could hold up
         for (int i = 0; i < 2; i++) {
             Request r = expect(Twalk.class);
             int newfid = ((Twalk) r.fcall().message()).newfid();
@@ -364,7 +360,6 @@ class RedialingSessionScriptedTest {
         assertEquals(RedialingSession.State.RECONNECTING, session.state());
         assertEquals(Errno.EIO, errno(session.rpc(new Trecalled(5), Rrecalled.class)));
         attach.conn().reply(attach.tag(), new Rattach(ROOT));
-        answer(Tclient.class, new Rclient(1));
         answer(Twalk.class, new Rwalk(List.of(FILE)));
         Request again = expect(Tgetattr.class); // the replay; no Trecalled before it
         again.fcall().message().release();
