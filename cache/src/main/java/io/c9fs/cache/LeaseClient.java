@@ -69,8 +69,6 @@ public final class LeaseClient implements AutoCloseable {
     /** Between a lost connection and the caches dropped after the reconnect: nothing is trusted. */
     private volatile boolean suspended;
     private final AtomicLong reconnects = new AtomicLong();
-    /** Connections lost so far: a recall is only acknowledged to the server that sent it. */
-    private final AtomicLong losses = new AtomicLong();
 
     private final Thread recallThread;
     private final Thread flushThread;
@@ -121,7 +119,6 @@ public final class LeaseClient implements AutoCloseable {
      * dirty pages that dropping launders can be written. Called on the session's redial thread.
      */
     public void connectionLost() {
-        losses.incrementAndGet();
         suspended = true;
         expired = true; // the watch thread must not drop (and launder) while nothing can be written
         pages.invalidateAll();
@@ -279,12 +276,11 @@ public final class LeaseClient implements AutoCloseable {
                 break;
             }
             termMs = r.termMs();
-            long batch = losses.get();
             if (suspended) {
                 // Answered across a reconnect, before the caches were dropped: not yet a renewal.
                 pending = null;
                 for (Recall c : r.recalls()) {
-                    carryOut(c, batch);
+                    carryOut(c);
                 }
                 continue;
             }
@@ -302,7 +298,7 @@ public final class LeaseClient implements AutoCloseable {
                 pending = client.rpc(new Message.Tcallback(), Rcallback.class);
             }
             for (Recall c : r.recalls()) {
-                carryOut(c, batch);
+                carryOut(c);
             }
         }
         if (pending != null) {
@@ -313,18 +309,7 @@ public final class LeaseClient implements AutoCloseable {
         }
     }
 
-    /**
-     * Carries out recall {@code c} and acknowledges it, unless the connection it came on was lost
-     * meanwhile ({@code batch}: {@link #losses} when it arrived). Then it is neither: its id
-     * belongs to a server that is gone (a restarted one numbers its recalls afresh, so the id may
-     * name one of its own recalls that was never carried out), and {@link #reconnected} drops every
-     * cache anyway. Carrying out the rest of an old batch also kept this thread from asking the
-     * new server for its recalls, which held up other mounts' requests for a term.
-     */
-    private void carryOut(Recall c, long batch) {
-        if (losses.get() != batch) {
-            return;
-        }
+    private void carryOut(Recall c) {
         long t0 = System.nanoTime();
         try {
             switch (c.kind()) {
@@ -355,9 +340,6 @@ public final class LeaseClient implements AutoCloseable {
         }
         recalls.incrementAndGet();
         record(System.nanoTime() - t0);
-        if (losses.get() != batch) {
-            return; // lost while laundering: see above
-        }
         client.rpc(new Message.Trecalled(c.id()), Rrecalled.class).whenComplete((ok, err) -> {
             if (err != null && !closed) {
                 LOG.log(System.Logger.Level.DEBUG, "Trecalled " + c.id() + ": " + err.getMessage());

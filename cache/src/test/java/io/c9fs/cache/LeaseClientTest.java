@@ -18,7 +18,6 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -34,20 +33,10 @@ class LeaseClientTest {
     LeaseClient leases;
     final BlockingQueue<String> kernelCalls = new LinkedBlockingQueue<>();
     final PageCache pages = new PageCache(16 << 20, 64 * 1024, 0);
-    /** A file whose data recall launders until {@link #unstuck} (the connection is lost meanwhile). */
-    static final long STUCK = 99;
-    final CountDownLatch unstuck = new CountDownLatch(1);
 
     final KernelCache kernel = new KernelCache() {
         @Override public void dropData(long path, long offset, long length) {
             kernelCalls.add("data " + path + " " + offset + " " + length);
-            if (path == STUCK) {
-                try {
-                    unstuck.await(20, TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
         }
         @Override public void dropAttr(long path) {
             kernelCalls.add("attr " + path);
@@ -114,27 +103,6 @@ class LeaseClientTest {
         pages.read(7, 0, dst, (p, o, l) -> CompletableFuture.completedFuture(after)).get();
         assertEquals(9, dst.get(0));
         assertEquals(3, leases.stats().recalls());
-        next.conn().reply(next.tag(), new Message.Rcallback(10_000, List.of()));
-    }
-
-    /**
-     * kill-restart: the recall thread was laundering a recall when the server died; afterwards it
-     * carried out the rest of that batch and acknowledged the dead server's recall ids to the
-     * restarted one (which numbers its own recalls afresh), instead of asking it for its recalls.
-     */
-    @Test
-    void recallsOfALostConnectionAreNeitherFinishedNorAcknowledged() throws Exception {
-        Request cb = expect(Message.Tcallback.class);
-        cb.conn().reply(cb.tag(), new Message.Rcallback(10_000, List.of(
-                new Recall(21, Recall.DATA, STUCK, 0, 4096, ""),
-                new Recall(22, Recall.DATA, 8, 0, 4096, ""))));
-        Request next = expect(Message.Tcallback.class);
-        assertEquals("data " + STUCK + " 0 4096", kernelCalls.poll(5, TimeUnit.SECONDS));
-        leases.connectionLost();
-        unstuck.countDown();
-        Request r = server.poll(1000);
-        assertTrue(r == null, "sent after the loss: " + (r == null ? "" : r.fcall()));
-        assertTrue(kernelCalls.poll(100, TimeUnit.MILLISECONDS) == null, "the rest of the old batch was carried out");
         next.conn().reply(next.tag(), new Message.Rcallback(10_000, List.of()));
     }
 

@@ -264,11 +264,7 @@ public final class RedialingSession implements NinepSession {
                 c = null;
             } else if (state == State.RECONNECTING) {
                 long waited = System.nanoTime() - outageStart;
-                if (op.request instanceof Message.Trecalled) {
-                    // Acknowledges a recall of the lost connection: the next server never sent
-                    // it, and may have one of its own under that id.
-                    c = null;
-                } else if (softTimeout != null && waited >= softTimeout.toNanos()) {
+                if (softTimeout != null && waited >= softTimeout.toNanos()) {
                     c = null;
                 } else {
                     waiting.add(op);
@@ -281,10 +277,6 @@ public final class RedialingSession implements NinepSession {
             } else {
                 c = conn;
             }
-        }
-        if (c == null && op.request instanceof Message.Trecalled && state != State.CLOSED) {
-            op.fail(Errno.EIO, "Trecalled of a recall from the connection to " + address + " that was lost");
-            return;
         }
         if (c == null) {
             op.fail(Errno.EIO, state == State.CLOSED ? "session to " + address + " closed"
@@ -624,12 +616,10 @@ public final class RedialingSession implements NinepSession {
                                 + ", not " + dialect);
                     }
                     restore(c);
-                    List<LeaseAsk> asks = new ArrayList<>();
-                    if (!install(c, asks)) {
+                    if (!install(c)) {
                         c.close();
                         return;
                     }
-                    awaitWriteLeases(c, asks);
                     notifyListener(false);
                     break;
                 } catch (NinepException e) {
@@ -661,12 +651,8 @@ public final class RedialingSession implements NinepSession {
         }
     }
 
-    /**
-     * Makes {@code c} the connection and sends what waited for it, after the write leases' Tleases
-     * (into {@code asks}: per fid the server keeps the order, so a lease given back during the
-     * outage stays given back); false if closed meanwhile.
-     */
-    private boolean install(NinepClient c, List<LeaseAsk> asks) {
+    /** Makes {@code c} the connection and sends what waited for it; false if closed meanwhile. */
+    private boolean install(NinepClient c) {
         List<Op> go;
         synchronized (lock) {
             if (state == State.CLOSED) {
@@ -681,9 +667,6 @@ public final class RedialingSession implements NinepSession {
         }
         msize = c.msize();
         watch(c);
-        if (dialect.hasLeases()) {
-            askWriteLeases(c, asks);
-        }
         LOG.log(System.Logger.Level.WARNING, "reconnected to " + address + "; " + shadow.size() + " fids restored ("
                 + shadow.staleCount() + " stale), " + go.size() + " requests resumed");
         for (Op op : go) {
@@ -769,6 +752,17 @@ public final class RedialingSession implements NinepSession {
             if (e.isAttach() || e.stale) {
                 continue;
             }
+            if (e.leaseMode() == Message.LEASE_WRITE && dialect.hasLeases()) {
+                try {
+                    c.call(new Message.Tlease(e.fid, Message.LEASE_WRITE), Message.Rlease.class);
+                } catch (NinepException x) {
+                    if (!c.isOpen()) {
+                        throw retry("write lease of fid " + e.fid + ": " + x.getMessage());
+                    }
+                    LOG.log(System.Logger.Level.WARNING, "write lease of fid " + e.fid + " not retaken: "
+                            + x.getMessage());
+                }
+            }
             List<Message.Tlock> locks;
             synchronized (shadow) {
                 locks = new ArrayList<>(e.locks());
@@ -808,48 +802,6 @@ public final class RedialingSession implements NinepSession {
                 throw retry("Tclient: " + x.getMessage());
             }
             LOG.log(System.Logger.Level.DEBUG, "Tclient refused by " + address + ": " + x.getMessage());
-        }
-    }
-
-    private record LeaseAsk(int fid, CompletableFuture<Message.Rlease> reply) {
-    }
-
-    /**
-     * Takes the write leases again, once {@code c} is installed (and waited for before the
-     * listener hears of the reconnect, so the caches are dropped with the leases held). Not in
-     * {@link #restore}: each Tlease WRITE may wait for the server to recall the read leases other
-     * mounts took by re-opening the file, and a mount still restoring cannot acknowledge (its
-     * Tcallback is queued until its restore ends), so the server waits a term for it. Taken in
-     * the restore, one after another, those waits added up to a term per write-leased file on
-     * both mounts (16.8 s recoveries in kill-restart) and outlasted the lock grace. Installed
-     * first, every mount has its Tcallback out and answers at once; asked together, whatever
-     * waits overlaps. A lease not retaken leaves the file unleased (its writes still go through,
-     * as a plain client's); a connection lost meanwhile is restored again, leases included.
-     */
-    private void askWriteLeases(NinepClient c, List<LeaseAsk> asks) {
-        for (FidShadow.Entry e : shadow.snapshot()) {
-            if (!e.isAttach() && !e.stale && e.leaseMode() == Message.LEASE_WRITE) {
-                asks.add(new LeaseAsk(e.fid, c.rpc(new Message.Tlease(e.fid, Message.LEASE_WRITE), Message.Rlease.class)));
-            }
-        }
-    }
-
-    private void awaitWriteLeases(NinepClient c, List<LeaseAsk> asks) throws InterruptedException {
-        long deadline = System.nanoTime() + config.requestTimeout().toNanos() + TimeUnit.SECONDS.toNanos(1);
-        for (LeaseAsk a : asks) {
-            try {
-                a.reply().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-            } catch (ExecutionException | TimeoutException x) {
-                NinepException n = x instanceof TimeoutException
-                        ? new NinepException(Errno.ETIMEDOUT, "no answer in " + config.requestTimeout().toMillis() + " ms")
-                        : asNinep(x.getCause());
-                if (!c.isOpen()) {
-                    return; // lost again: the next restore asks again
-                }
-                a.reply().cancel(true);
-                LOG.log(System.Logger.Level.WARNING, "write lease of fid " + a.fid() + " not retaken: "
-                        + n.getMessage());
-            }
         }
     }
 

@@ -27,8 +27,7 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * {@link RedialingSession} against a server the test drives: the replay table, lock reclaim
- * (GRACE, lost locks), a silent server, a damaged reply during the re-attach, and the order of
- * reclaims and write leases in the restore.
+ * (GRACE, lost locks), a silent server, and a damaged reply during the re-attach.
  */
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class RedialingSessionScriptedTest {
@@ -51,13 +50,9 @@ class RedialingSessionScriptedTest {
 
     /** Connects, attaches fid 0 and walks fid 1 to "f" (qid.path 7). */
     void start(Duration requestTimeout) throws Exception {
-        start(requestTimeout, Dialect.P9P2000_L);
-    }
-
-    void start(Duration requestTimeout, Dialect dialect) throws Exception {
-        server = new ScriptedServer(EnumSet.of(dialect), 64 * 1024);
+        server = new ScriptedServer(EnumSet.of(Dialect.P9P2000_L), 64 * 1024);
         session = RedialingSession.connect(server.address(),
-                ClientConfig.defaults().withVersion(dialect.version()).withRequestTimeout(requestTimeout), null);
+                ClientConfig.defaults().withRequestTimeout(requestTimeout), null);
         assertEquals(0, session.allocFid());
         CompletableFuture<Rattach> a = session.rpc(new Tattach(0, Message.NOFID, "u", "", 0), Rattach.class);
         answer(Tattach.class, new Rattach(ROOT));
@@ -299,70 +294,5 @@ class RedialingSessionScriptedTest {
             assertTrue(System.nanoTime() < deadline, "not reconnected");
             Thread.sleep(10);
         }
-    }
-
-    /**
-     * The kill-restart scenario (docs/fault-injection.md): after a server restart each Tlease
-     * WRITE of the restore waited up to a term for a recall that the other restoring mount could
-     * not acknowledge yet; asked one by one, before the lock reclaims, the waits added up (16.8 s
-     * recoveries) and outlasted the grace, so the reclaims were refused. Reclaims are part of the
-     * restore; the write leases are all asked for at once after the connection is installed.
-     */
-    @Test
-    void locksAreReclaimedBeforeWriteLeasesWhichAreRetakenTogether() throws Exception {
-        start(Duration.ofSeconds(30), Dialect.P9P2000_L_C9);
-        assertEquals(2, session.allocFid());
-        CompletableFuture<Rwalk> w = session.rpc(new Twalk(0, 2, List.of("g")), Rwalk.class);
-        answer(Twalk.class, new Rwalk(List.of(new Qid(0, 0, 9))));
-        w.get(10, TimeUnit.SECONDS);
-        for (int fid = 1; fid <= 2; fid++) {
-            CompletableFuture<Rlease> l = session.rpc(new Tlease(fid, Message.LEASE_WRITE), Rlease.class);
-            answer(Tlease.class, new Rlease(Message.LEASE_WRITE, fid, 5000, fid == 1 ? FILE : new Qid(0, 0, 9)));
-            l.get(10, TimeUnit.SECONDS);
-        }
-        CompletableFuture<Rlock> l = session.rpc(new Tlock(2, Tlock.WRLCK, 0, 0, 0, 42, CLIENT_ID), Rlock.class);
-        Request lr = answer(Tlock.class, new Rlock(Rlock.SUCCESS));
-        l.get(10, TimeUnit.SECONDS);
-        lr.conn().channel().close();
-        answer(Tattach.class, new Rattach(ROOT));
-        for (int i = 0; i < 2; i++) {
-            Request r = expect(Twalk.class);
-            int newfid = ((Twalk) r.fcall().message()).newfid();
-            r.conn().reply(r.tag(), new Rwalk(List.of(newfid == 1 ? FILE : new Qid(0, 0, 9))));
-        }
-        Request reclaim = expect(Tlock.class);
-        assertEquals(Tlock.FLAGS_RECLAIM, ((Tlock) reclaim.fcall().message()).flags() & Tlock.FLAGS_RECLAIM);
-        reclaim.conn().reply(reclaim.tag(), new Rlock(Rlock.SUCCESS));
-        // Both asked before either is answered, once the connection is installed: a server
-        // holding them for recalls holds up neither each other nor the mount's requests (among
-        // them the Tcallback that answers other mounts' recalls).
-        Request first = expect(Tlease.class);
-        Request second = expect(Tlease.class);
-        assertEquals(3, ((Tlease) first.fcall().message()).fid() + ((Tlease) second.fcall().message()).fid());
-        CompletableFuture<Rgetattr> g = session.rpc(new Tgetattr(0, Rgetattr.BASIC), Rgetattr.class);
-        Request gr = expect(Tgetattr.class);
-        assertEquals(RedialingSession.State.CONNECTED, session.state());
-        gr.fcall().message().release();
-        second.conn().reply(second.tag(), new Rlease(Message.LEASE_WRITE, 3, 5000, FILE));
-        first.conn().reply(first.tag(), new Rlease(Message.LEASE_WRITE, 4, 5000, FILE));
-        g.cancel(true);
-        assertEquals(0, session.recovery().lostLocks());
-    }
-
-    /** A recall's id belongs to the server that sent it: never acknowledged to the next one. */
-    @Test
-    void aTrecalledWaitingForTheNextConnectionFailsAtOnce() throws Exception {
-        start(Duration.ofSeconds(30), Dialect.P9P2000_L_C9);
-        CompletableFuture<Rgetattr> g = session.rpc(new Tgetattr(1, Rgetattr.BASIC), Rgetattr.class);
-        Request probe = expect(Tgetattr.class);
-        probe.conn().channel().close();
-        Request attach = expect(Tattach.class); // redialed; the restore waits for this answer
-        assertEquals(RedialingSession.State.RECONNECTING, session.state());
-        assertEquals(Errno.EIO, errno(session.rpc(new Trecalled(5), Rrecalled.class)));
-        attach.conn().reply(attach.tag(), new Rattach(ROOT));
-        answer(Twalk.class, new Rwalk(List.of(FILE)));
-        Request again = expect(Tgetattr.class); // the replay; no Trecalled before it
-        again.fcall().message().release();
-        g.cancel(true);
     }
 }
