@@ -40,8 +40,6 @@ public final class ServerStats {
     final AtomicLong stalls = new AtomicLong();
     final AtomicLong goodbyes = new AtomicLong();
     final AtomicLong vanished = new AtomicLong();
-    /** Vanished connections settled early because their mount came back with its token (Tclient). */
-    final AtomicLong tokenSettled = new AtomicLong();
 
     /** Open connections: the clients connected now. */
     public long connections() {
@@ -73,11 +71,6 @@ public final class ServerStats {
     /** Connections that closed without a goodbye. */
     public long vanished() {
         return vanished.get();
-    }
-
-    /** Vanished connections whose leases ended early because their mount came back (Tclient). */
-    public long reclaimedByToken() {
-        return tokenSettled.get();
     }
 
     public long bytesIn() {
@@ -175,7 +168,6 @@ public final class ServerStats {
         line(b, "clients", connections());
         line(b, "clients.goodbye", goodbyes());
         line(b, "clients.vanished", vanished());
-        line(b, "clients.returned", reclaimedByToken());
         line(b, "fids", fids());
         line(b, "requests.inflight", inFlight());
         line(b, "requests.answered", answered());
