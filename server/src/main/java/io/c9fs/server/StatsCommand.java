@@ -2,11 +2,8 @@ package io.c9fs.server;
 
 import io.c9fs.transport.client.NinepAddress;
 import io.c9fs.transport.stats.StatsEndpoint;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.time.LocalTime;
-import java.time.temporal.ChronoUnit;
 
 /**
  * {@code c9fs stats --server ADDR [--watch]}: prints the report of the c9fs-serve listening on
@@ -51,27 +48,6 @@ final class StatsCommand {
             err.println("c9fs stats: bad address " + server + ": " + e.getMessage());
             return 2;
         }
-        do {
-            try {
-                String report = StatsEndpoint.fetch(socket);
-                if (watch) {
-                    out.println("-- " + LocalTime.now().truncatedTo(ChronoUnit.SECONDS));
-                }
-                out.print(report);
-                out.flush();
-            } catch (IOException e) {
-                err.println("c9fs stats: no c9fs-serve answers for " + server + " on this machine ("
-                        + socket + ": " + e.getMessage() + ")");
-                return 1;
-            }
-            if (watch) {
-                try {
-                    Thread.sleep(1000);
-                } catch (InterruptedException e) {
-                    return 0;
-                }
-            }
-        } while (watch);
-        return 0;
+        return StatsEndpoint.print(socket, watch, "c9fs-serve answers for " + server + " on this machine", out, err);
     }
 }

@@ -2,6 +2,7 @@ package io.c9fs.transport.stats;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
@@ -12,6 +13,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.LocalTime;
+import java.time.temporal.ChronoUnit;
 import java.util.HexFormat;
 import java.util.function.Supplier;
 
@@ -77,6 +80,36 @@ public final class StatsEndpoint implements AutoCloseable {
     /** The socket path this endpoint listens on. */
     public Path socket() {
         return socket;
+    }
+
+    /**
+     * Prints the report of the endpoint at {@code socket} (what {@code c9fs stats} does for a
+     * mount and for a server); with {@code watch}, again every second until interrupted. Returns
+     * the command's exit status: 1, after saying so on {@code err}, if no daemon answers there
+     * ({@code whose} names it: "c9fs-mount daemon answers for /mnt").
+     */
+    public static int print(Path socket, boolean watch, String whose, PrintStream out, PrintStream err) {
+        do {
+            try {
+                String report = fetch(socket);
+                if (watch) {
+                    out.println("-- " + LocalTime.now().truncatedTo(ChronoUnit.SECONDS));
+                }
+                out.print(report);
+                out.flush();
+            } catch (IOException e) {
+                err.println("c9fs stats: no " + whose + " (" + socket + ": " + e.getMessage() + ")");
+                return 1;
+            }
+            if (watch) {
+                try {
+                    Thread.sleep(1000);
+                } catch (InterruptedException e) {
+                    return 0;
+                }
+            }
+        } while (watch);
+        return 0;
     }
 
     /** Reads one report from the endpoint at {@code socket}. */
