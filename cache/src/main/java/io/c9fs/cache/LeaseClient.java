@@ -28,12 +28,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * it safe for them to call {@link KernelCache} (FUSE notifications launder through WRITEs that
  * workers answer):
  * <ul>
- *   <li>{@code c9fs-recall}: the Tcallback loop; the only caller of {@link KernelCache#dropData},
- *       {@link KernelCache#dropAttr} and {@link KernelCache#dropEntry}. It holds no lock while it
- *       calls them.
+ *   <li>{@code c9fs-recall}: the Tcallback loop; the caller of {@link KernelCache#dropData},
+ *       {@link KernelCache#dropAttr} and {@link KernelCache#dropEntry} for recalls. It holds no
+ *       lock while it calls them.
  *   <li>{@code c9fs-flush}: {@link KernelCache#flushDirty} while write leases are held.
  *   <li>{@code c9fs-lease-watch}: notices an expired term even while the recall thread is busy
- *       laundering, and calls {@link KernelCache#dropAll}.
+ *       laundering, and calls {@link KernelCache#dropAll}; once renewed, takes the write leases
+ *       of open writers again (the server fenced them), and does the same, after a
+ *       {@link KernelCache#dropData} of the file, for a file whose write was refused as fenced.
  * </ul>
  * {@link #acquire}, {@link #release} and {@link #trusted} are called from FUSE workers; they
  * touch only concurrent maps and volatile fields.
@@ -52,6 +54,13 @@ public final class LeaseClient implements AutoCloseable {
     private final long flushIntervalNanos;
 
     private final ConcurrentHashMap<Long, Integer> writers = new ConcurrentHashMap<>();
+    /** The fids whose Tlease write holds each write-leased file (any one can take it again). */
+    private final ConcurrentHashMap<Long, java.util.Set<Integer>> writerFids = new ConcurrentHashMap<>();
+    /** Write-leased files whose writes the server refused (ESTALE: fenced), to lease again. */
+    private final java.util.Set<Long> fenced = ConcurrentHashMap.newKeySet();
+    /** The term passed unrenewed and every cache was dropped: take the write leases again once renewed. */
+    private volatile boolean retakeAll;
+    private final AtomicLong retakes = new AtomicLong();
     private volatile long validUntil;
     private volatile boolean trustedOnce;
     private volatile int termMs = 10_000;
@@ -144,6 +153,7 @@ public final class LeaseClient implements AutoCloseable {
         termMs = r.termMs();
         if (mode == Message.LEASE_WRITE && r.mode() == Message.LEASE_WRITE) {
             writers.merge(path, 1, Integer::sum);
+            writerFids.computeIfAbsent(path, p -> ConcurrentHashMap.newKeySet()).add(fid);
         }
         return r;
     }
@@ -154,7 +164,12 @@ public final class LeaseClient implements AutoCloseable {
      */
     public void release(int fid, long path) throws NinepException {
         Integer left = writers.computeIfPresent(path, (p, n) -> n == 1 ? null : n - 1);
+        writerFids.computeIfPresent(path, (p, set) -> {
+            set.remove(fid);
+            return set.isEmpty() ? null : set;
+        });
         if (left == null) {
+            fenced.remove(path);
             client.call(new Message.Tlease(fid, Message.LEASE_READ), Rlease.class);
         }
     }
@@ -162,6 +177,55 @@ public final class LeaseClient implements AutoCloseable {
     /** True if some handle of {@code path} holds its write lease. */
     public boolean writeLeased(long path) {
         return writers.containsKey(path);
+    }
+
+    /**
+     * The server refused a write to {@code path} with ESTALE: this mount let a recall of the file
+     * expire (paused, or cut off for longer than the term) and is fenced there until it takes a
+     * new lease. If a handle holds the file's write lease, the watch thread drops (laundering)
+     * every page of the file the kernel still holds, so that whatever was dirty before the fence
+     * meets the fence too and is reported by errseq, and then leases the file again: later writes
+     * work. Any thread (a FUSE worker: nothing here waits).
+     */
+    public void writeRefused(long path) {
+        if (writers.containsKey(path)) {
+            fenced.add(path); // the watch thread looks every twentieth of a term
+        }
+    }
+
+    /**
+     * Takes the write lease of {@code path} again through one of its writers' fids. Not waited
+     * for: the server serves a fid's requests in order, so that fid's next Twrite follows it.
+     */
+    private void retake(long path) {
+        java.util.Set<Integer> fids = writerFids.get(path);
+        Integer fid = fids == null ? null : fids.stream().findFirst().orElse(null);
+        if (fid == null) {
+            return;
+        }
+        retakes.incrementAndGet();
+        client.rpc(new Message.Tlease(fid, Message.LEASE_WRITE), Rlease.class).whenComplete((r, e) -> {
+            if (e != null && !closed) {
+                LOG.log(System.Logger.Level.WARNING, "taking the write lease of fid " + fid + " again: "
+                        + e.getMessage());
+            }
+        });
+    }
+
+    /** Fenced files of write-leased handles: drop what the kernel holds (past the fence), then lease again. */
+    private void retakeFenced() {
+        for (Long path : java.util.List.copyOf(fenced)) {
+            try {
+                pages.invalidateFile(path);
+                kernel.dropData(path, 0, 0);
+            } catch (IOException | RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "dropping a fenced file's pages: " + e.getMessage());
+            }
+            fenced.remove(path);
+            if (writers.containsKey(path)) {
+                retake(path);
+            }
+        }
     }
 
     private void recallLoop() {
@@ -301,6 +365,19 @@ public final class LeaseClient implements AutoCloseable {
     private void watchLoop() {
         while (!closed) {
             sleep(Math.max(10, termMs / 20));
+            if (!closed && trusted() && retakeAll) {
+                // Renewed after the term had passed: the server fenced this mount on every file
+                // it held (docs/protocol.md), and the dirty pages of before were laundered into
+                // that fence by the drop below. Writes of open handles work again from here on.
+                retakeAll = false;
+                fenced.clear();
+                writers.keySet().forEach(this::retake);
+                continue;
+            }
+            if (!closed && trusted() && !fenced.isEmpty()) {
+                retakeFenced();
+                continue;
+            }
             if (closed || !trustedOnce || expired || trusted()) {
                 continue;
             }
@@ -314,6 +391,7 @@ public final class LeaseClient implements AutoCloseable {
             } catch (IOException | RuntimeException e) {
                 LOG.log(System.Logger.Level.WARNING, "dropping caches: " + e.getMessage());
             }
+            retakeAll = !writers.isEmpty();
         }
     }
 
@@ -328,11 +406,13 @@ public final class LeaseClient implements AutoCloseable {
         Arrays.sort(copy);
         long p50 = n == 0 ? 0 : copy[n / 2];
         long p99 = n == 0 ? 0 : copy[Math.min(n - 1, n * 99 / 100)];
-        return new Stats(recalls.get(), expiries.get(), flushes.get(), writers.size(), trusted(), p50, p99);
+        return new Stats(recalls.get(), expiries.get(), flushes.get(), writers.size(), trusted(), p50, p99,
+                retakes.get());
     }
 
+    /** {@code retakes}: write leases taken again after a fence (term passed unrenewed, or a write refused). */
     public record Stats(long recalls, long expiries, long flushes, int writeLeased, boolean trusted,
-                        long recallNanosP50, long recallNanosP99) {
+                        long recallNanosP50, long recallNanosP99, long retakes) {
     }
 
     @Override

@@ -159,4 +159,74 @@ class LeaseClientTest {
         cb.conn().reply(cb.tag(), new Message.Rcallback(10_000, List.of()));
         spare.conn().reply(spare.tag(), new Message.Rcallback(10_000, List.of()));
     }
+
+    /** Takes the write lease of file {@code path} through fid {@code fid}, answering the Tlease. */
+    private void writeLease(int fid, long path) throws Exception {
+        CompletableFuture<Message.Rlease> got = CompletableFuture.supplyAsync(() -> {
+            try {
+                return leases.acquire(fid, path, Message.LEASE_WRITE);
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        });
+        Request t = expect(Message.Tlease.class);
+        t.conn().reply(t.tag(), new Message.Rlease(Message.LEASE_WRITE, 1, 10_000,
+                new io.c9fs.transport.proto.Qid(0, 1, path)));
+        got.get(5, TimeUnit.SECONDS);
+    }
+
+    /** The next Tlease the server gets, Tcallbacks before it held (never answered). */
+    private Message.Tlease nextTlease() throws Exception {
+        while (true) {
+            Request r = server.next();
+            if (r.fcall().message() instanceof Message.Tlease l) {
+                r.conn().reply(r.tag(), new Message.Rlease(l.mode(), 2, 10_000,
+                        new io.c9fs.transport.proto.Qid(0, 1, 77)));
+                return l;
+            }
+            assertInstanceOf(Message.Tcallback.class, r.fcall().message(), r.fcall().toString());
+        }
+    }
+
+    private String nextKernelCall(String prefix) throws InterruptedException {
+        String call;
+        do {
+            call = kernelCalls.poll(5, TimeUnit.SECONDS);
+        } while (call != null && !call.startsWith(prefix));
+        return call;
+    }
+
+    @Test
+    void aWriteRefusedAsFencedDropsTheFileThenLeasesItAgain() throws Exception {
+        Request cb = expect(Message.Tcallback.class);
+        cb.conn().reply(cb.tag(), new Message.Rcallback(10_000, List.of()));
+        Request spare = expect(Message.Tcallback.class); // held: the leases stay renewed
+        writeLease(5, 77);
+        leases.writeRefused(78); // not write-leased here: nothing to take again
+        leases.writeRefused(77);
+        assertEquals("data 77 0 0", nextKernelCall("data "), "the file's pages from before the fence go first");
+        Message.Tlease again = nextTlease();
+        assertEquals(5, again.fid());
+        assertEquals(Message.LEASE_WRITE, again.mode());
+        assertEquals(1, leases.stats().retakes());
+        assertTrue(leases.writeLeased(77));
+        spare.conn().reply(spare.tag(), new Message.Rcallback(10_000, List.of()));
+    }
+
+    @Test
+    void aWriterRenewedAfterItsTermPassedLeasesAgain() throws Exception {
+        Request cb = expect(Message.Tcallback.class);
+        cb.conn().reply(cb.tag(), new Message.Rcallback(10_000, List.of()));
+        Request spare = expect(Message.Tcallback.class);
+        writeLease(5, 77);
+        spare.conn().reply(spare.tag(), new Message.Rcallback(300, List.of()));
+        Request quiet = expect(Message.Tcallback.class); // not answered for a whole term
+        assertEquals("all", nextKernelCall("all"), "the term passed: every cache dropped");
+        assertEquals(0, leases.stats().retakes(), "nothing retaken before a renewal");
+        quiet.conn().reply(quiet.tag(), new Message.Rcallback(10_000, List.of()));
+        Message.Tlease again = nextTlease();
+        assertEquals(5, again.fid());
+        assertEquals(Message.LEASE_WRITE, again.mode());
+        assertEquals(1, leases.stats().retakes());
+    }
 }

@@ -67,6 +67,14 @@ public interface CachePolicy {
     }
 
     /**
+     * The server refused a write through writer handle {@code h} with ESTALE (a lease policy's
+     * fence: this mount let a recall of the file expire). Must not wait or notify: a policy that
+     * can lift the fence does so from a thread of its own.
+     */
+    default void writeRefused(OpenHandle h) {
+    }
+
+    /**
      * The 9P connection was lost; called on the session's c9fs-redial thread. Whatever the server
      * promised this mount (leases) is void from now on.
      */

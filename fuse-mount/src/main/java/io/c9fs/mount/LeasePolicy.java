@@ -148,6 +148,15 @@ final class LeasePolicy implements CachePolicy {
         }
     }
 
+    /** The lease client drops the file's kernel pages and takes its write lease again, on its own thread. */
+    @Override
+    public void writeRefused(OpenHandle h) {
+        LeaseClient l = leases;
+        if (l != null) {
+            l.writeRefused(h.node.qidPath);
+        }
+    }
+
     /** Only while the leases are honoured: nothing recalls this cache's blocks otherwise. */
     @Override
     public PageCache pages() {
@@ -163,10 +172,11 @@ final class LeasePolicy implements CachePolicy {
         LeaseClient.Stats s = l.stats();
         PageCache.Stats c = pages.stats();
         return String.format("coherence: leases, %s, %d write-leased files%n"
-                        + "recalls:   %d carried out (p50 %.2f ms, p99 %.2f ms), %d expiries, %d flushes%n"
+                        + "recalls:   %d carried out (p50 %.2f ms, p99 %.2f ms), %d expiries, %d flushes,"
+                        + " %d write leases retaken after a fence%n"
                         + "cache:     %.1f MiB, hit ratio %.2f (%d hits, %d misses), %d loads (%.1f MiB), %d evictions%n",
                 s.trusted() ? "trusted" : "NOT trusted (term passed without renewal)", s.writeLeased(),
-                s.recalls(), s.recallNanosP50() / 1e6, s.recallNanosP99() / 1e6, s.expiries(), s.flushes(),
+                s.recalls(), s.recallNanosP50() / 1e6, s.recallNanosP99() / 1e6, s.expiries(), s.flushes(), s.retakes(),
                 c.bytes() / 1048576.0, c.hitRatio(), c.hits(), c.misses(), c.loads(), c.bytesLoaded() / 1048576.0,
                 c.evictions());
     }

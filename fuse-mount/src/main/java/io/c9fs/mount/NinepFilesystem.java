@@ -543,6 +543,10 @@ public final class NinepFilesystem implements FuseFilesystem {
         try {
             n = DataPath.write(rpc, r, h.fid, h.chunk, offset, src);
         } catch (FuseException e) {
+            if (e.errno() == Errno.ESTALE && h.writer) {
+                // Fenced (or the file is gone): this write fails, later ones may work again.
+                policy.writeRefused(h);
+            }
             if ((writeFlags & FUSE_WRITE_CACHE) == 0) {
                 throw e;
             }

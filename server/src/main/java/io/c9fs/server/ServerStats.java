@@ -40,6 +40,8 @@ public final class ServerStats {
     final AtomicLong stalls = new AtomicLong();
     final AtomicLong goodbyes = new AtomicLong();
     final AtomicLong vanished = new AtomicLong();
+    /** Vanished connections settled early because their mount came back with its token (Tclient). */
+    final AtomicLong tokenSettled = new AtomicLong();
 
     /** Open connections: the clients connected now. */
     public long connections() {
@@ -71,6 +73,11 @@ public final class ServerStats {
     /** Connections that closed without a goodbye. */
     public long vanished() {
         return vanished.get();
+    }
+
+    /** Vanished connections whose leases ended early because their mount came back (Tclient). */
+    public long reclaimedByToken() {
+        return tokenSettled.get();
     }
 
     public long bytesIn() {
@@ -168,6 +175,7 @@ public final class ServerStats {
         line(b, "clients", connections());
         line(b, "clients.goodbye", goodbyes());
         line(b, "clients.vanished", vanished());
+        line(b, "clients.returned", reclaimedByToken());
         line(b, "fids", fids());
         line(b, "requests.inflight", inFlight());
         line(b, "requests.answered", answered());

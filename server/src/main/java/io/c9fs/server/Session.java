@@ -76,6 +76,8 @@ final class Session {
     private final LinuxOps linux;
     private final ClassicOps classic;
     private long authQidPath;
+    /** An attach succeeded on this session: it may present a client token (Tclient). */
+    private volatile boolean attached;
 
     Session(Export export, Dialect dialect, int msize, ServerLimits limits, byte[] authToken,
             ServerStats stats, ByteBufAllocator alloc, Object owner, LeaseGate gate,
@@ -153,6 +155,8 @@ final class Session {
             return auth(a);
         } else if (t instanceof Tlease l) {
             return lease(l);
+        } else if (t instanceof Message.Tclient c) {
+            return client(c);
         }
         Message r = dialect.isLinux() ? linux.execute(t, ch) : classic.execute(t, ch);
         if (r == null) {
@@ -377,6 +381,7 @@ final class Session {
         }
         Fid f = new Fid(t.fid(), Fid.Kind.FILE, root, acquireNode(root), t.nUname());
         installOrRelease(f);
+        attached = true;
         return new Rattach(export.qid(st, f.node));
     }
 
@@ -614,6 +619,25 @@ final class Session {
         Fid f = fileFid(t.fid());
         HostStat st = Posix.fstat(f.handle.fd());
         return new Rlease(t.mode(), gate.nextEpoch(), holder.termMs(), export.qid(st, f.node));
+    }
+
+    /**
+     * Tclient: the mount's token, which settles the vanished connections that presented it
+     * (LeaseManager#identify). Only after an attach, so that with --auth-token only a client that
+     * authenticated can end anyone's leases; the token itself proves nothing more.
+     */
+    private Message client(Message.Tclient t) throws ErrnoException {
+        if (holder == null) {
+            throw new ErrnoException(Errno.EOPNOTSUPP, "client tokens need 9P2000.L.c9");
+        }
+        if (!attached) {
+            throw new ErrnoException(Errno.EACCES, "Tclient before an attach");
+        }
+        int settled = gate.leases().identify(holder, new LeaseManager.Token(t.tokenHi(), t.tokenLo()));
+        if (settled > 0) {
+            stats.tokenSettled.addAndGet(settled);
+        }
+        return new Message.Rclient(settled);
     }
 
     private static byte[] toBytes(ByteBuf data) {

@@ -99,6 +99,8 @@ public final class LeaseManager {
         long renewedAt;
         /** The connection went without a goodbye: its leases stand until renewedAt + term. */
         boolean vanished;
+        /** The client token it presented (Tclient), or null. */
+        Token token;
         final Set<Long> fenced = new HashSet<>();
         final Set<Long> outstanding = new HashSet<>();
     }
@@ -136,6 +138,52 @@ public final class LeaseManager {
             s.renewedAt = clock.getAsLong();
             return s;
         });
+    }
+
+    /** A mount's client token (Tclient): 16 random bytes it keeps across its connections. */
+    public record Token(long hi, long lo) {
+    }
+
+    /**
+     * {@code h} presented {@code token}: every <em>vanished</em> holder that presented the same
+     * token is the same mount on a connection that broke, and it is back. It dropped its caches
+     * when the connection was lost and takes its write leases anew, so nobody needs to wait for
+     * recalls to its dead connection any more: those holders are {@link #disconnected} now. A
+     * live holder with the token is left alone (a token is no proof of anything beyond what the
+     * attach's authentication proved): if it vanishes later, {@link #vanished} settles it at once,
+     * since its mount is already here again.
+     *
+     * @return how many vanished holders were settled
+     */
+    public int identify(Holder h, Token token) {
+        List<Holder> settle = new ArrayList<>();
+        synchronized (this) {
+            HolderState s = holders.get(h);
+            if (s == null || s.vanished) {
+                return 0;
+            }
+            s.token = token;
+            for (Map.Entry<Holder, HolderState> e : holders.entrySet()) {
+                if (e.getKey() != h && e.getValue().vanished && token.equals(e.getValue().token)) {
+                    settle.add(e.getKey());
+                }
+            }
+        }
+        settle.forEach(this::disconnected);
+        return settle.size();
+    }
+
+    /** True if a holder other than {@code h}, live, presented {@code h}'s token. */
+    private boolean supersededLocked(Holder h, HolderState s) {
+        if (s.token == null) {
+            return false;
+        }
+        for (Map.Entry<Holder, HolderState> e : holders.entrySet()) {
+            if (e.getKey() != h && !e.getValue().vanished && s.token.equals(e.getValue().token)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** {@code h} got a fid on {@code path} (attach, walk, create): one more implicit read reference. */
@@ -452,7 +500,9 @@ public final class LeaseManager {
                     l.refs = 0;
                 }
             }
-            left = s.renewedAt + termNanos - clock.getAsLong();
+            // Its mount already came back on another connection (the old socket's end was
+            // noticed late, e.g. by keepalive after a partition): nothing to wait for.
+            left = supersededLocked(h, s) ? 0 : s.renewedAt + termNanos - clock.getAsLong();
         }
         if (left <= 0) {
             disconnected(h);

@@ -81,6 +81,19 @@ public final class RedialingSession implements NinepSession {
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
     private final Thread redialer;
     private final ScheduledExecutorService timer;
+    /**
+     * This session's client token (Tclient, 9P2000.L.c9): random, the same on every connection,
+     * so that a server still holding the leases of a connection that broke can end them as soon
+     * as this session is back, instead of waiting a term for recalls to it.
+     */
+    private final Message.Tclient token;
+    /** The connection the token was presented on (after its first attach). */
+    private volatile NinepClient identified;
+    /**
+     * The server does not know Tclient (a c9fs-serve from before it answers EBADMSG and closes
+     * the connection): never sent again in this session, or every restore would end the same way.
+     */
+    private volatile boolean tokenRefused;
 
     private final AtomicLong reconnects = new AtomicLong();
     private final AtomicLong outageNanos = new AtomicLong();
@@ -136,6 +149,8 @@ public final class RedialingSession implements NinepSession {
         });
         this.redialer = new Thread(this::redialLoop, "c9fs-redial");
         this.redialer.setDaemon(true);
+        java.security.SecureRandom random = new java.security.SecureRandom();
+        this.token = new Message.Tclient(random.nextLong(), random.nextLong());
     }
 
     /**
@@ -294,6 +309,9 @@ public final class RedialingSession implements NinepSession {
         in.whenComplete((m, ex) -> {
             if (ex == null) {
                 shadow.answered(op.request, m);
+                if (m instanceof Message.Rattach && identified != c) {
+                    identify(c);
+                }
                 if (!op.future.complete(m)) {
                     m.release();
                 }
@@ -324,6 +342,30 @@ public final class RedialingSession implements NinepSession {
             op.future.completeExceptionally(t);
             op.dispose();
         });
+    }
+
+    /**
+     * Presents the token on {@code c} (after an attach: a server with attach authentication takes
+     * it from authenticated connections only). Nothing waits for it on the first connection: no
+     * connection of this session can have vanished yet.
+     */
+    private void identify(NinepClient c) {
+        identified = c;
+        if (dialect.hasLeases() && !tokenRefused) {
+            c.rpc(token).whenComplete((r, ex) -> {
+                if (ex != null) {
+                    LOG.log(System.Logger.Level.DEBUG, "Tclient to " + address + ": " + ex.getMessage());
+                    noteRefusal(asNinep(ex));
+                }
+            });
+        }
+    }
+
+    private void noteRefusal(NinepException x) {
+        int e = x.errno();
+        if (e == Errno.EBADMSG || e == Errno.EOPNOTSUPP || e == Errno.EPROTO) {
+            tokenRefused = true;
+        }
     }
 
     /** Whatever the answer of a Tclunk or Tremove, the fid is gone (clunk(5), remove(5)). */
@@ -679,6 +721,7 @@ public final class RedialingSession implements NinepSession {
                 c.rpc(new Message.Tclunk(e.fid));
             }
         }
+        presentToken(c);
         List<CompletableFuture<Void>> steps = new ArrayList<>();
         for (FidShadow.Entry e : all) {
             if (e.isAttach() || e.stale) {
@@ -732,6 +775,33 @@ public final class RedialingSession implements NinepSession {
                     break;
                 }
             }
+        }
+    }
+
+    /**
+     * Before anything of the restore that other clients' leases could make wait (write leases,
+     * and the writes that dropping the kernel's caches launders): the server ends the leases it
+     * still holds for this session's broken connection, which would otherwise be recalled, in
+     * vain, for up to a term. Refused (no attach restored, an older server): the restore goes on
+     * and those waits run out at the term, as before.
+     */
+    private void presentToken(NinepClient c) throws NinepException {
+        if (!dialect.hasLeases() || tokenRefused) {
+            return;
+        }
+        try {
+            int settled = c.call(token, Message.Rclient.class).settled();
+            identified = c;
+            if (settled > 0) {
+                LOG.log(System.Logger.Level.INFO, address + " ended the leases of " + settled
+                        + " earlier connection(s) of this mount");
+            }
+        } catch (NinepException x) {
+            noteRefusal(x);
+            if (!c.isOpen() || x.errno() == Errno.ETIMEDOUT) {
+                throw retry("Tclient: " + x.getMessage());
+            }
+            LOG.log(System.Logger.Level.DEBUG, "Tclient refused by " + address + ": " + x.getMessage());
         }
     }
 

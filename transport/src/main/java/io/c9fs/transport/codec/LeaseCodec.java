@@ -5,10 +5,12 @@ import io.c9fs.transport.proto.Message;
 import io.c9fs.transport.proto.Dirent;
 import io.c9fs.transport.proto.Message.Rcallback;
 import io.c9fs.transport.proto.Message.Rgetattr;
+import io.c9fs.transport.proto.Message.Rclient;
 import io.c9fs.transport.proto.Message.Recall;
 import io.c9fs.transport.proto.Message.Rlease;
 import io.c9fs.transport.proto.Message.Rrecalled;
 import io.c9fs.transport.proto.Message.Tcallback;
+import io.c9fs.transport.proto.Message.Tclient;
 import io.c9fs.transport.proto.Message.Tlease;
 import io.c9fs.transport.proto.Message.Trecalled;
 import io.netty.buffer.ByteBuf;
@@ -16,9 +18,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * 9P2000.L.c9: every message of 9P2000.L, plus the lease messages of docs/protocol.md
- * (types 200..205) and Treaddirattr/Rreaddirattr (206, 207). Only a connection whose Tversion agreed on "9P2000.L.c9" uses this codec,
- * so a plain 9P2000.L peer never sees these types.
+ * 9P2000.L.c9: every message of 9P2000.L, plus the lease messages of docs/protocol.md (types
+ * 200..205), Treaddirattr/Rreaddirattr (206, 207) and the client identity (210, 211). Only a
+ * connection whose Tversion agreed on "9P2000.L.c9" uses this codec, so a plain 9P2000.L peer
+ * never sees these types.
  */
 final class LeaseCodec extends Codec {
     /** A recall's fixed fields: id[8] kind[1] path[8] offset[8] length[8] name-length[2]. */
@@ -33,7 +36,7 @@ final class LeaseCodec extends Codec {
 
     @Override
     public boolean carries(int type) {
-        return linux.carries(type) || (type >= 200 && type <= 207);
+        return linux.carries(type) || (type >= 200 && type <= 207) || type == 210 || type == 211;
     }
 
     @Override
@@ -108,6 +111,14 @@ final class LeaseCodec extends Codec {
                 out.setIntLE(countAt, out.writerIndex() - countAt - 4);
                 return true;
             }
+            case 210: {
+                Tclient t = (Tclient) m;
+                out.writeLongLE(t.tokenHi()).writeLongLE(t.tokenLo());
+                return true;
+            }
+            case 211:
+                out.writeIntLE(((Rclient) m).settled());
+                return true;
             default:
                 return linux.encodeOwn(m, out);
         }
@@ -145,6 +156,10 @@ final class LeaseCodec extends Codec {
                 return new Message.Treaddirattr(r.u32("fid"), r.u64("offset"), r.u32("count"));
             case 207:
                 return readdirattr(r);
+            case 210:
+                return new Tclient(r.u64("token"), r.u64("token"));
+            case 211:
+                return new Rclient(r.u32("settled"));
             default:
                 return linux.decodeOwn(type, r);
         }

@@ -451,6 +451,20 @@ public sealed interface Message {
     }
 
     /**
+     * Presents this mount's client token: 16 random bytes (as two 64-bit halves) the mount keeps
+     * for its life, across connections. The server drops at once the leases of a vanished
+     * connection that presented the same token (docs/protocol.md, "Client identity").
+     */
+    record Tclient(long tokenHi, long tokenLo) implements Message {
+        public int type() { return 210; }
+    }
+
+    /** How many vanished connections of the token the server settled (their leases dropped). */
+    record Rclient(int settled) implements Message {
+        public int type() { return 211; }
+    }
+
+    /**
      * One recall of an Rcallback: id[8] kind[1] path[8] offset[8] length[8] name[s]. {@code path}
      * is the qid.path of the file (or, for an entry recall, of the directory); length 0 means to
      * the end of the file.

@@ -247,4 +247,52 @@ class RedialingSessionScriptedTest {
         assertEquals(Errno.ESTALE, errno(g));
         assertTrue(session.shadow().isStale(1));
     }
+
+    @Test
+    void theClientTokenFollowsTheAttachOnEveryConnectionUntilTheServerRefusesIt() throws Exception {
+        server = new ScriptedServer(EnumSet.of(Dialect.P9P2000_L_C9), 64 * 1024);
+        session = RedialingSession.connect(server.address(),
+                ClientConfig.defaults().withVersion(Dialect.P9P2000_L_C9.version()), null);
+        assertEquals(0, session.allocFid());
+        CompletableFuture<Rattach> a = session.rpc(new Tattach(0, Message.NOFID, "u", "", 0), Rattach.class);
+        answer(Tattach.class, new Rattach(ROOT));
+        a.get(10, TimeUnit.SECONDS);
+        // On the first connection after its first attach, not waited for.
+        Tclient first = (Tclient) answer(Tclient.class, new Rclient(0)).fcall().message();
+        assertEquals(1, session.allocFid());
+        CompletableFuture<Rwalk> w = session.rpc(new Twalk(0, 1, List.of("f")), Rwalk.class);
+        Request walk = answer(Twalk.class, new Rwalk(List.of(FILE)));
+        w.get(10, TimeUnit.SECONDS);
+
+        walk.conn().channel().close();
+        answer(Tattach.class, new Rattach(ROOT));
+        // Right after the re-attach, before the walks: the same token.
+        Request again = answer(Tclient.class, new Rclient(1));
+        assertEquals(first, again.fcall().message());
+        answer(Twalk.class, new Rwalk(List.of(FILE)));
+        awaitConnected();
+
+        // A server from before Tclient: EBADMSG and the connection closed. Never sent again.
+        again.conn().channel().close();
+        answer(Tattach.class, new Rattach(ROOT));
+        Request refused = answer(Tclient.class, new Rlerror(Errno.EBADMSG));
+        refused.conn().channel().close();
+        Request r = server.next();
+        while (r.conn() == refused.conn()) { // the restore may have gone on before the close
+            r = server.next();
+        }
+        assertInstanceOf(Tattach.class, r.fcall().message(), "got " + r.fcall());
+        r.conn().reply(r.tag(), new Rattach(ROOT));
+        answer(Twalk.class, new Rwalk(List.of(FILE)));
+        awaitConnected();
+        assertEquals(2, session.recovery().reconnects());
+    }
+
+    void awaitConnected() throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (session.state() != RedialingSession.State.CONNECTED) {
+            assertTrue(System.nanoTime() < deadline, "not reconnected");
+            Thread.sleep(10);
+        }
+    }
 }

@@ -52,6 +52,15 @@ class LeaseCodecTest {
     }
 
     @Test
+    void tclientAndRclientBytes() {
+        // size[4]=23 type[1]=210 tag[2]=5 token[16] (two little-endian 64-bit halves)
+        assertEquals("17000000" + "d2" + "0500" + "0807060504030201" + "100f0e0d0c0b0a09",
+                hex(new Fcall(5, new Message.Tclient(0x0102030405060708L, 0x090a0b0c0d0e0f10L))));
+        // size[4]=11 type[1]=211 tag[2]=5 settled[4]=1
+        assertEquals("0b000000" + "d3" + "0500" + "01000000", hex(new Fcall(5, new Message.Rclient(1))));
+    }
+
+    @Test
     void leaseMessagesAreNotPlain9P2000L() {
         ByteBuf f = Unpooled.wrappedBuffer(ByteBufUtil.decodeHexDump("0c000000c8050007000000" + "02"));
         ProtocolException e = assertThrows(ProtocolException.class, () -> Codec.of(Dialect.P9P2000_L).decode(f));
