@@ -2,7 +2,6 @@ package io.c9fs.mount;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.c9fs.mount.ReconnectTest.Prog;
 import io.c9fs.server.FileServer;
@@ -106,17 +105,7 @@ class LeaseTransferTest {
     }
 
     void mount(int port) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "127.0.0.1:" + port,
-                mnt.toString(), "-o", "hard,timeout=30", "-f"));
-        daemon = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!MountedFs.isMounted(mnt)) {
-            if (!daemon.isAlive() || System.nanoTime() > deadline) {
-                fail("c9fs-mount did not mount: " + Files.readString(log));
-            }
-            Thread.sleep(50);
-        }
+        daemon = MountDaemon.start("127.0.0.1:" + port, mnt, "hard,timeout=30", log);
     }
 
     void signal(String sig) throws Exception {

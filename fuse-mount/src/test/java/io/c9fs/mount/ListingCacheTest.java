@@ -3,7 +3,6 @@ package io.c9fs.mount;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -46,19 +45,7 @@ class ListingCacheTest {
 
     private static Path mount(String name) throws Exception {
         Path mnt = Files.createDirectory(scratch.resolve(name));
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(), server.address(), mnt.toString(),
-                "-o", "timeout=10", "-f"));
-        Path log = scratch.resolve(name + ".log");
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        daemons.add(p);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!MountedFs.isMounted(mnt)) {
-            if (!p.isAlive() || System.nanoTime() > deadline) {
-                fail("c9fs-mount did not mount: " + Files.readString(log));
-            }
-            Thread.sleep(50);
-        }
+        daemons.add(MountDaemon.start(server.address(), mnt, "timeout=10", scratch.resolve(name + ".log")));
         return mnt;
     }
 

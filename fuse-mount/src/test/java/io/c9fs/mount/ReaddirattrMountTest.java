@@ -47,19 +47,7 @@ class ReaddirattrMountTest {
 
     private static Path mount(String name) throws Exception {
         Path mnt = Files.createDirectory(scratch.resolve(name));
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(), server.address(), mnt.toString(),
-                "-o", "timeout=10,actimeo=1,listattr", "-f"));
-        Path log = scratch.resolve(name + ".log");
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        daemons.add(p);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!MountedFs.isMounted(mnt)) {
-            if (!p.isAlive() || System.nanoTime() > deadline) {
-                fail("c9fs-mount did not mount: " + Files.readString(log));
-            }
-            Thread.sleep(50);
-        }
+        daemons.add(MountDaemon.start(server.address(), mnt, "timeout=10,actimeo=1,listattr", scratch.resolve(name + ".log")));
         return mnt;
     }
 
