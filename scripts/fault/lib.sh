@@ -200,8 +200,11 @@ fault_cleanup() {
 	local rc=$? m name
 	set +e
 	# children first (loads, background jobs), then the proxies, mounts, the server
+	# a load's own children too (chaosload forks its workers): a killed parent leaves them
+	# running, or blocked on a mount, past the scenario
 	for m in $(jobs -p); do
 		[[ $m == "$SERVE_PID" ]] && continue
+		pkill -TERM -P "$m" 2>/dev/null
 		kill "$m" 2>/dev/null
 	done
 	for name in "${!PROXY_PID[@]}"; do kill "${PROXY_PID[$name]}" 2>/dev/null; done
@@ -217,7 +220,7 @@ fault_cleanup() {
 	fi
 	[[ -n $FAULT_TMPFS ]] && { with_timeout 10 umount "$FAULT_TMPFS" 2>/dev/null || with_timeout 10 umount -l "$FAULT_TMPFS"; }
 	# anything that ignored SIGTERM
-	for m in $(jobs -p); do kill -9 "$m" 2>/dev/null; done
+	for m in $(jobs -p); do pkill -KILL -P "$m" 2>/dev/null; kill -9 "$m" 2>/dev/null; done
 	wait 2>/dev/null
 	for m in "${FAULT_HOOKS[@]}"; do eval "$m"; done
 	if [[ -n $FR && -d $FR && $rc != 0 && $rc != 3 ]]; then
