@@ -451,6 +451,25 @@ public sealed interface Message {
     }
 
     /**
+     * Creates {@code name} in the directory {@code dfid} and opens it with Linux {@code flags}, as
+     * a Twalk of {@code dfid} to {@code fid} followed by Tlcreate on {@code fid} would; in the same
+     * exchange walks {@code nodefid} (not opened) to the new file and answers its attributes, as a
+     * Twalk and a Tgetattr would. Neither fid exists if it fails. 9P2000.L.c9 only
+     * (docs/protocol.md, "Tlcreateattr").
+     */
+    record Tlcreateattr(int dfid, int fid, int nodefid, String name, int flags, int mode, int gid)
+            implements Message {
+        public Tlcreateattr { Objects.requireNonNull(name); }
+        public int type() { return 208; }
+    }
+
+    /** The new file's qid and iounit (as Rlcreate) and its attributes (the body of an Rgetattr, BASIC). */
+    record Rlcreateattr(Qid qid, int iounit, Rgetattr attr) implements Message {
+        public Rlcreateattr { Objects.requireNonNull(qid); Objects.requireNonNull(attr); }
+        public int type() { return 209; }
+    }
+
+    /**
      * Presents this mount's client token: 16 random bytes (as two 64-bit halves) the mount keeps
      * for its life, across connections. The server drops at once the leases of a vanished
      * connection that presented the same token (docs/protocol.md, "Client identity").

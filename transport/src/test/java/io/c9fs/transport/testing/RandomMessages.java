@@ -103,6 +103,12 @@ public final class RandomMessages {
         if (t == Qid.class) {
             return qid(r);
         }
+        if (t == Message.Rgetattr.class) {
+            return new Message.Rgetattr(r.nextLong(), qid(r), anyInt(r), anyInt(r), anyInt(r),
+                    r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(),
+                    r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(),
+                    r.nextLong(), r.nextLong(), r.nextLong());
+        }
         if (t == Stat.class) {
             return stat(d, r);
         }
