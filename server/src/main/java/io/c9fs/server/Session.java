@@ -289,6 +289,16 @@ final class Session {
         gate.locks().heldDelta(f.locks.size() - before);
     }
 
+    /** Releases a fid that was made but never installed (or already unlinked from the table). */
+    void releaseFid(Fid f) {
+        release(f);
+    }
+
+    /** Removes an installed fid and releases it, as a clunk that commits nothing. */
+    void dropFid(int id) throws ErrnoException {
+        release(unlink(id));
+    }
+
     /** Closes what a fid holds: its descriptor (dropping its OFD locks), node and handle. */
     private void release(Fid f) {
         if (f.locks != null) {
