@@ -134,6 +134,20 @@ final class LeasePolicy implements CachePolicy {
     }
 
     @Override
+    public java.util.concurrent.CompletableFuture<Message.Rlease> askWriteLease(int fid) {
+        LeaseClient l = leases;
+        return l == null ? null : l.ask(fid, Message.LEASE_WRITE);
+    }
+
+    @Override
+    public void writerCreated(OpenHandle h, Message.Rlease granted) {
+        LeaseClient l = leases;
+        if (l != null) {
+            l.granted(h.fid, h.node.qidPath, Message.LEASE_WRITE, granted);
+        }
+    }
+
+    @Override
     public void writerReleased(OpenHandle h) {
         LeaseClient l = leases;
         if (l == null) {

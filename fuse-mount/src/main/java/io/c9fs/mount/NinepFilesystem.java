@@ -70,6 +70,8 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class NinepFilesystem implements FuseFilesystem {
     /** -o listattr: READDIRPLUS through Treaddirattr. */
     private final boolean listAttrs;
+    /** CREATE through Tlcreateattr; cleared when the server does not know it. */
+    private volatile boolean lcreateattr = true;
     private static final System.Logger LOG = System.getLogger(NinepFilesystem.class.getName());
 
     // open(2) flags, Linux generic values (9P2000.L uses the same numbers).
@@ -483,11 +485,23 @@ public final class NinepFilesystem implements FuseFilesystem {
     public CreateOut create(FuseRequest r, long parent, String name, int flags, int mode, int umask)
             throws FuseException {
         Node dir = nodes.get(parent);
+        int lflags = (flags & SERVER_OPEN_FLAGS) | O_CREAT | (flags & O_EXCL);
+        if (lcreateattr && client.dialect() == Dialect.P9P2000_L_C9) {
+            try {
+                return fresh(r, () -> createInOne(r, dir, name, flags, lflags, mode & 07777 & ~umask), dir);
+            } catch (FuseException e) {
+                if (e.errno() != Errno.EBADMSG && !unsupported(e)) {
+                    throw e;
+                }
+                // A c9fs-serve from before Tlcreateattr: the four-step create from now on.
+                lcreateattr = false;
+                LOG.log(System.Logger.Level.INFO, "the server does not know Tlcreateattr: " + e.getMessage());
+            }
+        }
         int fid = fresh(r, () -> rpc.clone(r, fid(r, dir)), dir);
         Message.Rlcreate c;
         Looked looked;
         try {
-            int lflags = (flags & SERVER_OPEN_FLAGS) | O_CREAT | (flags & O_EXCL);
             c = rpc.call(r, new Message.Tlcreate(fid, name, lflags, mode & 07777 & ~umask, r.gid()),
                     Message.Rlcreate.class);
             // Tlcreate turned the clone into the open file; the node needs a walked fid of its own.
@@ -502,6 +516,53 @@ public final class NinepFilesystem implements FuseFilesystem {
         }
         policy.keepCacheOnOpen(looked.node.nodeid, FileStamp.of(looked.attrs));
         return new CreateOut(entry(looked.node, looked.attrs), new OpenOut(h.fh, 0));
+    }
+
+    /**
+     * CREATE in one round trip (9P2000.L.c9): Tlcreateattr makes the open fid, the node's walked
+     * fid and the attributes of the reply, and a writer's Tlease goes right behind it on the new
+     * fid, which the server serves after the create. Both fids are new numbers on every attempt.
+     */
+    private CreateOut createInOne(FuseRequest r, Node dir, String name, int flags, int lflags, int mode)
+            throws FuseException {
+        int dfid = fid(r, dir);
+        long epoch = nodes.epoch();
+        int fid = client.allocFid();
+        int nodeFid = client.allocFid();
+        CompletableFuture<Message.Rlcreateattr> made = rpc.send(
+                new Message.Tlcreateattr(dfid, fid, nodeFid, name, lflags, mode, r.gid()), Message.Rlcreateattr.class);
+        CompletableFuture<Message.Rlease> lease = writable(flags) ? policy.askWriteLease(fid) : null;
+        Message.Rlcreateattr c;
+        try {
+            c = rpc.await(r, made);
+        } catch (FuseException e) {
+            if (lease != null) {
+                // The fid numbers are reused only once the Tlease behind the create is answered:
+                // it must not meet another file's fid of the same number.
+                try {
+                    rpc.await(null, lease);
+                } catch (FuseException ignored) {
+                    // EBADF: no fid, as expected after a failed create.
+                }
+            }
+            rpc.abandon(fid, e);
+            rpc.abandon(nodeFid, e);
+            throw e;
+        }
+        Node node = nodes.link(dir.nodeid, name, c.attr().qid(), nodeFid, epoch);
+        OpenHandle h = register(node, fid, c.iounit());
+        if (lease != null) {
+            try {
+                policy.writerCreated(h, rpc.await(r, lease));
+            } catch (FuseException e) {
+                close(h);
+                forget(node.nodeid, 1);
+                throw e;
+            }
+            h.writer = true;
+        }
+        policy.keepCacheOnOpen(node.nodeid, FileStamp.of(c.attr()));
+        return new CreateOut(entry(node, c.attr()), new OpenOut(h.fh, 0));
     }
 
     @Override
