@@ -275,6 +275,9 @@ final class LinuxOps {
                     continue;
                 }
                 if (a.encodedSize() > room) {
+                    if ((a.flags() & Message.AttrDirent.LEASED) != 0) {
+                        s.leases().unlist(s.holder, a.attr().qid().path(), 1);
+                    }
                     break fill;
                 }
                 room -= a.encodedSize();
@@ -288,6 +291,7 @@ final class LinuxOps {
     private Message.AttrDirent attrDirent(Fid f, DirCursor.Entry e, int dirfd, String dirPath) {
         HostStat st;
         String name = e.name();
+        boolean leased = false;
         try {
             if (name.equals(".")) {
                 st = Posix.fstat(dirfd);
@@ -295,15 +299,42 @@ final class LinuxOps {
                 // The root's parent lies outside the export: the root stands for it, as in walks.
                 PathHandle p = f.handle.parent();
                 st = p == null ? Posix.fstat(dirfd) : Posix.fstat(p.fd());
-            } else {
+            } else if (s.holder == null) {
                 st = Posix.fstatat(dirfd, name, Posix.AT_SYMLINK_NOFOLLOW);
+            } else {
+                // Leased before the stat, so that any change after the stat is recalled; by the
+                // qid.path getdents implies, and again by the stat's if they differ (a mount point).
+                long guess = s.export.direntQid(e.ino(), f.handle.stat().dev(), e.type()).path();
+                leased = s.leases().list(s.holder, guess);
+                try {
+                    st = Posix.fstatat(dirfd, name, Posix.AT_SYMLINK_NOFOLLOW);
+                    long real = s.export.qidPath(st);
+                    if (real != guess) {
+                        if (leased) {
+                            s.leases().unlist(s.holder, guess, 1);
+                        }
+                        leased = s.leases().list(s.holder, real);
+                        st = Posix.fstatat(dirfd, name, Posix.AT_SYMLINK_NOFOLLOW);
+                        if (s.export.qidPath(st) != real) {
+                            if (leased) {
+                                s.leases().unlist(s.holder, real, 1);
+                            }
+                            leased = false;
+                        }
+                    }
+                } catch (ErrnoException x) {
+                    if (leased) {
+                        s.leases().unlist(s.holder, guess, 1);
+                    }
+                    throw x;
+                }
             }
         } catch (ErrnoException x) {
             return null;
         }
         Qid qid = s.export.qid(st, s.export.nodes().peek(s.export.qidPath(st)));
         Dirent d = new Dirent(new Qid(qid.type(), 0, qid.path()), e.off(), e.type(), name);
-        int flags = 0;
+        int flags = leased ? Message.AttrDirent.LEASED : 0;
         if (!st.isSymlink() && !name.equals(".") && !name.equals("..")) {
             String path = dirPath + name;
             flags |= hasXattr(path, "system.posix_acl_access") ? Message.AttrDirent.HAS_ACL_ACCESS : 0;

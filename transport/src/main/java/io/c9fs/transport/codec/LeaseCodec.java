@@ -19,7 +19,7 @@ import java.util.List;
 
 /**
  * 9P2000.L.c9: every message of 9P2000.L, plus the lease messages of docs/protocol.md (types
- * 200..205), Treaddirattr/Rreaddirattr (206, 207), Tlcreateattr/Rlcreateattr (208, 209) and the client identity (210, 211). Only a
+ * 200..205), Treaddirattr/Rreaddirattr (206, 207), Tlcreateattr/Rlcreateattr (208, 209), the client identity (210, 211) and Tunlist/Runlist (212, 213). Only a
  * connection whose Tversion agreed on "9P2000.L.c9" uses this codec, so a plain 9P2000.L peer
  * never sees these types.
  */
@@ -36,7 +36,7 @@ final class LeaseCodec extends Codec {
 
     @Override
     public boolean carries(int type) {
-        return linux.carries(type) || (type >= 200 && type <= 209) || type == 210 || type == 211;
+        return linux.carries(type) || (type >= 200 && type <= 213);
     }
 
     @Override
@@ -123,6 +123,19 @@ final class LeaseCodec extends Codec {
             case 211:
                 out.writeIntLE(((Rclient) m).settled());
                 return true;
+            case 212: {
+                List<Message.Unlist> es = ((Message.Tunlist) m).entries();
+                if (es.size() > 0xFFFF) {
+                    throw new IllegalArgumentException("more than 65535 files in one Tunlist");
+                }
+                out.writeShortLE(es.size());
+                for (Message.Unlist u : es) {
+                    out.writeLongLE(u.path()).writeIntLE(u.count());
+                }
+                return true;
+            }
+            case 213:
+                return true;
             default:
                 return linux.encodeOwn(m, out);
         }
@@ -169,6 +182,19 @@ final class LeaseCodec extends Codec {
                 return new Tclient(r.u64("token"), r.u64("token"));
             case 211:
                 return new Rclient(r.u32("settled"));
+            case 212: {
+                int n = r.u16("nfile");
+                if ((long) n * Message.Unlist.SIZE > r.remaining()) {
+                    throw new ProtocolException("Tunlist: " + n + " files cannot fit in " + r.remaining() + " bytes");
+                }
+                List<Message.Unlist> es = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    es.add(new Message.Unlist(r.u64("path"), r.u32("count")));
+                }
+                return new Message.Tunlist(es);
+            }
+            case 213:
+                return new Message.Runlist();
             default:
                 return linux.decodeOwn(type, r);
         }

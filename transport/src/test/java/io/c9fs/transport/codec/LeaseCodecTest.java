@@ -137,9 +137,18 @@ class LeaseCodecTest {
     }
 
     @Test
+    void tunlistBytes() {
+        // nfile[2] then path[8] count[4] each
+        assertEquals("21000000" + "d4" + "0500" + "0200" + "2a00000000000000" + "01000000"
+                        + "2b00000000000000" + "03000000",
+                hex(new Fcall(5, new Message.Tunlist(List.of(new Message.Unlist(42, 1), new Message.Unlist(43, 3))))));
+    }
+
+    @Test
     void lcreateattrIsNotPlain9P2000L() {
         assertFalse(Codec.of(Dialect.P9P2000_L).carries(208));
         assertFalse(Codec.of(Dialect.P9P2000_L).carries(209));
+        assertFalse(Codec.of(Dialect.P9P2000_L).carries(212));
     }
 
     @Test

@@ -135,6 +135,8 @@ public final class RandomMessages {
                             r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(),
                             r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(),
                             r.nextLong(), r.nextLong(), r.nextLong())));
+                } else if (el == Message.Unlist.class) {
+                    list.add(new Message.Unlist(r.nextLong(), anyInt(r)));
                 } else if (el == Message.Recall.class) {
                     list.add(new Message.Recall(r.nextLong(), r.nextInt(0x100), r.nextLong(), r.nextLong(),
                             r.nextLong(), r.nextBoolean() ? "" : string(r)));
