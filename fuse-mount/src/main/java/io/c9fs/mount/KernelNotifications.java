@@ -35,6 +35,7 @@ final class KernelNotifications implements KernelCache {
 
     @Override
     public void dropData(long path, long offset, long length) throws IOException {
+        nodes.recalled();
         Node n = nodes.byQidPath(path);
         if (n != null) {
             if (length == 0) {
@@ -52,6 +53,7 @@ final class KernelNotifications implements KernelCache {
 
     @Override
     public void dropAttr(long path) throws IOException {
+        nodes.recalled();
         Node n = nodes.byQidPath(path);
         if (n != null) {
             n.xattrsChanged();
@@ -107,6 +109,7 @@ final class KernelNotifications implements KernelCache {
 
     @Override
     public void dropAll() throws IOException {
+        nodes.droppedAll();
         IOException first = null;
         for (Node n : nodes.snapshot()) {
             n.xattrsChanged();

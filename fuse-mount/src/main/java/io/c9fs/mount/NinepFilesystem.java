@@ -185,6 +185,9 @@ public final class NinepFilesystem implements FuseFilesystem {
         this.requestTimeout = requestTimeout;
         this.reaper = new FidReaper(rpc, requestTimeout);
         this.nodes = new NodeTable(rootQid, rootFid, rpc::clunk, reaper::retire);
+        if (client.dialect() == Dialect.P9P2000_L_C9) {
+            nodes.onUnlisted(this::unlisted);
+        }
         this.policy = policy;
         this.lockWaiters = new Semaphore(Math.max(1, lockWaiters));
         this.lockClient = "c9fs-" + ProcessHandle.current().pid();
@@ -849,9 +852,13 @@ public final class NinepFilesystem implements FuseFilesystem {
     /**
      * READDIRPLUS on a 9P2000.L.c9 connection: one Treaddirattr per ~170 entries instead of a
      * Twalk, a Tgetattr and a Txattrwalk per entry. A listed file gets a node without a fid (one
-     * kernel reference per entry, as for any READDIRPLUS entry); its attributes were read without
-     * a lease, so the kernel keeps them for {@link CachePolicy#unleasedAttrTimeoutNanos} only, and
-     * so does the node its ACL absence. The name itself is covered by the directory's lease.
+     * kernel reference per entry, as for any READDIRPLUS entry). The server leases each file it
+     * lists (flag LEASED; the node counts them and returns them with Tunlist when it goes), so its
+     * attributes, and its ACL absence, are trusted as a walked file's are, until a recall. An entry
+     * the server did not lease (a c9fs-serve from before listing leases, a file this mount is
+     * fenced on), or from a listing a recall may have overtaken (any recall of data or attributes
+     * since it was sent: the node it meant may not have existed yet), is trusted for
+     * {@link CachePolicy#unleasedAttrTimeoutNanos} only. The name is covered by the directory's lease.
      */
     private void readdirattr(FuseRequest r, OpenHandle h, long offset, DirPlusFiller out) throws FuseException {
         Node dir = h.node;
@@ -866,15 +873,16 @@ public final class NinepFilesystem implements FuseFilesystem {
                 // The next batch is read by the server while the kernel and the lister use this one.
                 List<Message.AttrDirent> got = batch.entries();
                 long next = got.get(got.size() - 1).dirent().offset();
-                h.prefetch(new OpenHandle.AttrPrefetch(next, System.nanoTime(), rpc.send(
+                long epochAhead = nodes.recallEpoch();
+                h.prefetch(new OpenHandle.AttrPrefetch(next, System.nanoTime(), epochAhead, rpc.send(
                         new Message.Treaddirattr(h.fid, next, readdirCount()), Message.Rreaddirattr.class)));
             }
             List<Message.AttrDirent> entries = batch.entries();
             long epoch = nodes.epoch();
-            long attrNanos = Math.min(policy.unleasedAttrTimeoutNanos(), policy.attrTimeoutNanos());
+            long unleased = Math.min(policy.unleasedAttrTimeoutNanos(), policy.attrTimeoutNanos());
+            long leased = policy.attrTimeoutNanos();
             long entryNanos = policy.entryTimeoutNanos();
-            // Counted from the Treaddirattr's sending: the attributes are at least that old.
-            long left = batch.sentAt() + attrNanos - System.nanoTime();
+            boolean untouched = nodes.recallEpoch() == batch.recallEpoch();
             for (int i = 0; i < entries.size(); i++) {
                 Message.AttrDirent a = entries.get(i);
                 Dirent d = a.dirent();
@@ -883,33 +891,76 @@ public final class NinepFilesystem implements FuseFilesystem {
                 if (d.name().equals(".") || d.name().equals("..")) {
                     e = new EntryOut(0, 0, 0, 0, emptyAttr(d.qid().path(), dtypeToMode(d.type())));
                 } else {
+                    boolean spent = i == 0 && batch.firstSpent();
                     if (DirPlusFiller.size(d.name()) > out.room()) {
-                        h.keepAttr(cookie, new OpenHandle.AttrBatch(entries.subList(i, entries.size()), batch.sentAt()));
+                        h.keepAttr(cookie, new OpenHandle.AttrBatch(entries.subList(i, entries.size()), batch.sentAt(),
+                                batch.recallEpoch(), spent));
                         return;
                     }
-                    node = nodes.linkListed(dir.nodeid, d.name(), a.attr().qid(), epoch);
-                    long generation = node.xattrGeneration();
+                    boolean lease = (a.flags() & Message.AttrDirent.LEASED) != 0 && !spent;
+                    node = nodes.linkListed(dir.nodeid, d.name(), a.attr().qid(), epoch, lease);
+                    // A node the kernel already had from a leased listing is leased still.
+                    long attrNanos = untouched && (lease || node.listed > 0) ? leased : unleased;
+                    // Counted from the Treaddirattr's sending: the attributes are at least that old.
                     long until = batch.sentAt() + attrNanos;
+                    long generation = node.xattrGeneration();
                     if ((a.flags() & Message.AttrDirent.HAS_ACL_ACCESS) == 0) {
                         node.rememberXattrAbsent(ACL_ACCESS, generation, until);
                     }
                     if (a.attr().qid().isDir() && (a.flags() & Message.AttrDirent.HAS_ACL_DEFAULT) == 0) {
                         node.rememberXattrAbsent(ACL_DEFAULT, generation, until);
                     }
-                    long valid = Math.max(0, left);
+                    long valid = Math.max(0, until - System.nanoTime());
                     node.kernelEntryUntil = batch.sentAt() + Math.min(entryNanos, attrNanos);
                     e = new EntryOut(node.nodeid, 0, entryNanos, valid, Attrs.of(a.attr()));
                 }
                 if (!out.add(d.name(), e, d.offset())) {
                     if (node != null) {
+                        // The lease this entry carried is the node's now (returned if this
+                        // forgets it): the entry handed out again must not count it twice.
                         forget(node.nodeid, 1);
                     }
-                    h.keepAttr(cookie, new OpenHandle.AttrBatch(entries.subList(i, entries.size()), batch.sentAt()));
+                    h.keepAttr(cookie, new OpenHandle.AttrBatch(entries.subList(i, entries.size()), batch.sentAt(),
+                            batch.recallEpoch(), node != null || (i == 0 && batch.firstSpent())));
                     return;
                 }
                 cookie = d.offset();
             }
             batch = null;
+        }
+    }
+
+    /** Listing leases of forgotten nodes, returned together (Tunlist) shortly after. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<Message.Unlist> unlisted =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final java.util.concurrent.atomic.AtomicBoolean unlistScheduled = new java.util.concurrent.atomic.AtomicBoolean();
+    /** Files per Tunlist: 12 bytes each, well inside any msize. */
+    private static final int UNLIST_BATCH = 512;
+
+    private void unlisted(long path, int count) {
+        unlisted.add(new Message.Unlist(path, count));
+        if (unlistScheduled.compareAndSet(false, true)) {
+            // A FORGET storm (BATCH_FORGET, memory pressure) becomes a few messages.
+            CompletableFuture.runAsync(this::sendUnlisted,
+                    CompletableFuture.delayedExecutor(20, TimeUnit.MILLISECONDS));
+        }
+    }
+
+    private void sendUnlisted() {
+        unlistScheduled.set(false);
+        List<Message.Unlist> batch = new ArrayList<>();
+        for (Message.Unlist u; (u = unlisted.poll()) != null; ) {
+            batch.add(u);
+            if (batch.size() == UNLIST_BATCH || unlisted.isEmpty()) {
+                rpc.send(new Message.Tunlist(batch), Message.Runlist.class).whenComplete((ok, err) -> {
+                    if (err != null) {
+                        // Lost with the connection (whose leases went with it) or refused: a
+                        // lease the server still holds only costs it a recall now and then.
+                        LOG.log(System.Logger.Level.DEBUG, "Tunlist: " + err);
+                    }
+                });
+                batch = new ArrayList<>();
+            }
         }
     }
 
@@ -922,7 +973,8 @@ public final class NinepFilesystem implements FuseFilesystem {
         OpenHandle.AttrPrefetch ahead = h.takePrefetch(cookie);
         if (ahead != null) {
             try {
-                return new OpenHandle.AttrBatch(rpc.await(r, ahead.reply()).entries(), ahead.sentAt());
+                return new OpenHandle.AttrBatch(rpc.await(r, ahead.reply()).entries(), ahead.sentAt(),
+                        ahead.recallEpoch(), false);
             } catch (FuseException e) {
                 if (e.errno() == Errno.EINTR) {
                     throw e;
@@ -931,8 +983,9 @@ public final class NinepFilesystem implements FuseFilesystem {
             }
         }
         long sentAt = System.nanoTime();
+        long recallEpoch = nodes.recallEpoch();
         return new OpenHandle.AttrBatch(rpc.call(r, new Message.Treaddirattr(h.fid, cookie, readdirCount()),
-                Message.Rreaddirattr.class).entries(), sentAt);
+                Message.Rreaddirattr.class).entries(), sentAt, recallEpoch, false);
     }
 
     private List<Dirent> fetch(FuseRequest r, OpenHandle h, long cookie) throws FuseException {

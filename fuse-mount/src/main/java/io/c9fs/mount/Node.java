@@ -38,6 +38,11 @@ final class Node {
     /** Kernel references: one per LOOKUP-like reply, returned by FORGET. Guarded by the table lock. */
     long lookups;
     /**
+     * Listing leases this node stands for: Treaddirattr entries flagged LEASED that made or
+     * refreshed it, returned with Tunlist when the node goes. Guarded by the table lock.
+     */
+    int listed;
+    /**
      * Until when (System.nanoTime) the kernel may use the name and attributes of the last entry
      * reply for this node, unless a recall dropped them first. Only ever a hint: a kernel that no
      * longer trusts what it has asks again.
