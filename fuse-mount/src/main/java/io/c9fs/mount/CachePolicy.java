@@ -63,6 +63,14 @@ public interface CachePolicy {
     }
 
     /**
+     * True while the server recalls what this mount caches (leases honoured): a directory this
+     * mount made and has seen no entry recall of since may answer lookups of absent names itself.
+     */
+    default boolean recalls() {
+        return false;
+    }
+
+    /**
      * The write lease {@link #writerOpened} would take, asked without waiting for a file that a
      * create is making through {@code fid}: sent right behind the create, which the server serves
      * first (one fid's requests run in order). Null when this policy takes no lease; otherwise the

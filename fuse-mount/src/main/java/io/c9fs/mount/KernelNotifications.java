@@ -94,6 +94,7 @@ final class KernelNotifications implements KernelCache {
     public void dropEntry(long dirPath, String name) throws IOException {
         Node dir = nodes.byQidPath(dirPath);
         if (dir != null) {
+            dir.namesUnknown();
             invalEntry(dir.nodeid, name);
         }
     }
@@ -113,6 +114,7 @@ final class KernelNotifications implements KernelCache {
         IOException first = null;
         for (Node n : nodes.snapshot()) {
             n.xattrsChanged();
+            n.namesUnknown();
             try {
                 inval(n.nodeid, 0, 0);
                 if (n.nodeid != NodeTable.ROOT) {

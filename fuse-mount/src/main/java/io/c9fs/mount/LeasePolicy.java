@@ -55,6 +55,11 @@ final class LeasePolicy implements CachePolicy {
     }
 
     @Override
+    public boolean recalls() {
+        return trusted();
+    }
+
+    @Override
     public long entryTimeoutNanos() {
         return trusted() ? leasedNanos : fallback.entryTimeoutNanos();
     }

@@ -229,6 +229,11 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public EntryOut lookup(FuseRequest r, long parent, String name) throws FuseException {
         Node dir = nodes.get(parent);
+        if (dir.knownAbsent(name) && policy.recalls()) {
+            // A directory this mount made and knows whole: an entry recall would have said
+            // otherwise (the create of every new file looks its name up first).
+            return new EntryOut(0, 0, policy.negativeTimeoutNanos(), 0, emptyAttr(0, 0));
+        }
         try {
             return fresh(r, () -> walk(r, dir, name), dir);
         } catch (FuseException e) {
@@ -313,8 +318,8 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public EntryOut symlink(FuseRequest r, long parent, String name, String target) throws FuseException {
         Node dir = nodes.get(parent);
-        fresh(r, () -> rpc.call(r, new Message.Tsymlink(fid(r, dir), name, target, r.gid()), Message.Rsymlink.class),
-                dir);
+        naming(dir, name, () -> fresh(r, () -> rpc.call(r, new Message.Tsymlink(fid(r, dir), name, target, r.gid()),
+                Message.Rsymlink.class), dir));
         return walk(r, dir, name);
     }
 
@@ -323,29 +328,64 @@ public final class NinepFilesystem implements FuseFilesystem {
             throws FuseException {
         Node dir = nodes.get(parent);
         int m = (mode & S_IFMT) | (mode & 07777 & ~umask);
-        fresh(r, () -> rpc.call(r, new Message.Tmknod(fid(r, dir), name, m, Attrs.major(rdev), Attrs.minor(rdev),
-                r.gid()), Message.Rmknod.class), dir);
+        naming(dir, name, () -> fresh(r, () -> rpc.call(r, new Message.Tmknod(fid(r, dir), name, m, Attrs.major(rdev),
+                Attrs.minor(rdev), r.gid()), Message.Rmknod.class), dir));
         return walk(r, dir, name);
     }
 
     @Override
     public EntryOut mkdir(FuseRequest r, long parent, String name, int mode, int umask) throws FuseException {
         Node dir = nodes.get(parent);
-        fresh(r, () -> rpc.call(r, new Message.Tmkdir(fid(r, dir), name, mode & 07777 & ~umask, r.gid()),
-                Message.Rmkdir.class), dir);
-        return walk(r, dir, name);
+        Message.Rmkdir made = naming(dir, name, () -> fresh(r, () -> rpc.call(r, new Message.Tmkdir(fid(r, dir), name,
+                mode & 07777 & ~umask, r.gid()), Message.Rmkdir.class), dir));
+        Looked l = walkNode(r, dir, name);
+        // The same version as made means nothing entered it before its lease began (the walk's
+        // fid; the getattr came after it): this mount knows every name it will have.
+        if (made.qid().version() == l.attrs.qid().version() && made.qid().path() == l.node.qidPath
+                && policy.recalls()) {
+            l.node.knowEmpty();
+        }
+        return entry(l.node, l.attrs);
+    }
+
+    /**
+     * Runs a change that makes {@code name} in {@code dir}, keeping the directory's known names
+     * (see {@link Node#knownAbsent}): added once the server made it, unknown if it failed
+     * (interrupted, or the server disagreed with what this mount thought it knew).
+     */
+    private static <T> T naming(Node dir, String name, FidOp<T> op) throws FuseException {
+        try {
+            T t = op.run();
+            dir.named(name);
+            return t;
+        } catch (FuseException | RuntimeException e) {
+            dir.namesUnknown();
+            throw e;
+        }
+    }
+
+    /** As {@link #naming}, for a change that removes {@code name} from {@code dir}. */
+    private static <T> T unnaming(Node dir, String name, FidOp<T> op) throws FuseException {
+        try {
+            T t = op.run();
+            dir.unnamed(name);
+            return t;
+        } catch (FuseException | RuntimeException e) {
+            dir.namesUnknown();
+            throw e;
+        }
     }
 
     @Override
     public void unlink(FuseRequest r, long parent, String name) throws FuseException {
         Node dir = nodes.get(parent);
-        fresh(r, () -> remove(r, dir, name, 0), dir);
+        unnaming(dir, name, () -> fresh(r, () -> remove(r, dir, name, 0), dir));
     }
 
     @Override
     public void rmdir(FuseRequest r, long parent, String name) throws FuseException {
         Node dir = nodes.get(parent);
-        fresh(r, () -> remove(r, dir, name, Message.Tunlinkat.AT_REMOVEDIR), dir);
+        unnaming(dir, name, () -> fresh(r, () -> remove(r, dir, name, Message.Tunlinkat.AT_REMOVEDIR), dir));
     }
 
     private Void remove(FuseRequest r, Node dir, String name, int flags) throws FuseException {
@@ -381,7 +421,15 @@ public final class NinepFilesystem implements FuseFilesystem {
             // Emulated: a check and a rename, not atomic against other clients.
             throw new FuseException(Errno.EEXIST);
         }
-        fresh(r, () -> renameOnServer(r, dir, name, newDir, newName), dir, newDir);
+        try {
+            fresh(r, () -> renameOnServer(r, dir, name, newDir, newName), dir, newDir);
+        } catch (FuseException | RuntimeException e) {
+            dir.namesUnknown();
+            newDir.namesUnknown();
+            throw e;
+        }
+        dir.unnamed(name);
+        newDir.named(newName);
         rewalkRenamed(r, newDir, newName);
     }
 
@@ -440,8 +488,8 @@ public final class NinepFilesystem implements FuseFilesystem {
     public EntryOut link(FuseRequest r, long nodeid, long newParent, String newName) throws FuseException {
         Node node = nodes.get(nodeid);
         Node newDir = nodes.get(newParent);
-        fresh(r, () -> rpc.call(r, new Message.Tlink(fid(r, newDir), fid(r, node), newName), Message.Rlink.class),
-                node, newDir);
+        naming(newDir, newName, () -> fresh(r, () -> rpc.call(r, new Message.Tlink(fid(r, newDir), fid(r, node), newName),
+                Message.Rlink.class), node, newDir));
         return walk(r, newDir, newName);
     }
 
@@ -491,7 +539,8 @@ public final class NinepFilesystem implements FuseFilesystem {
         int lflags = (flags & SERVER_OPEN_FLAGS) | O_CREAT | (flags & O_EXCL);
         if (lcreateattr && client.dialect() == Dialect.P9P2000_L_C9) {
             try {
-                return fresh(r, () -> createInOne(r, dir, name, flags, lflags, mode & 07777 & ~umask), dir);
+                return naming(dir, name, () -> fresh(r, () -> createInOne(r, dir, name, flags, lflags,
+                        mode & 07777 & ~umask), dir));
             } catch (FuseException e) {
                 if (e.errno() != Errno.EBADMSG && !unsupported(e)) {
                     throw e;
@@ -505,8 +554,8 @@ public final class NinepFilesystem implements FuseFilesystem {
         Message.Rlcreate c;
         Looked looked;
         try {
-            c = rpc.call(r, new Message.Tlcreate(fid, name, lflags, mode & 07777 & ~umask, r.gid()),
-                    Message.Rlcreate.class);
+            c = naming(dir, name, () -> rpc.call(r, new Message.Tlcreate(fid, name, lflags, mode & 07777 & ~umask,
+                    r.gid()), Message.Rlcreate.class));
             // Tlcreate turned the clone into the open file; the node needs a walked fid of its own.
             looked = walkNode(r, dir, name);
         } catch (FuseException e) {

@@ -60,6 +60,16 @@ final class Node {
     private record AbsentXattrs(long generation, long deadline, Set<String> names) {
     }
 
+    /** Most names {@link #names} keeps of one directory; past it the directory is not known whole. */
+    private static final int MAX_KNOWN_NAMES = 65536;
+    /**
+     * Every name of this directory, when this mount knows them all: it made the directory, the
+     * directory's lease has stood since, and every change of a name since was this mount's own
+     * (an entry recall makes it null). Null when not known. Guarded by this node's monitor, a
+     * leaf: nothing is called under it.
+     */
+    private Set<String> names;
+
     Node(long nodeid, Qid qid, int fid, long parent, String name, long walkedEpoch) {
         this.walkedEpoch = walkedEpoch;
         this.nodeid = nodeid;
@@ -109,6 +119,38 @@ final class Node {
                 return;
             }
         }
+    }
+
+    /** This mount just made this directory, and nothing has entered it since: every name is known. */
+    synchronized void knowEmpty() {
+        names = new HashSet<>();
+    }
+
+    /** True if this directory is known whole and has no {@code name}: a LOOKUP needs no round trip. */
+    synchronized boolean knownAbsent(String name) {
+        return names != null && !names.contains(name);
+    }
+
+    /** This mount made {@code name} here (create, mkdir, link, rename...). */
+    synchronized void named(String name) {
+        if (names != null) {
+            names.add(name);
+            if (names.size() > MAX_KNOWN_NAMES) {
+                names = null;
+            }
+        }
+    }
+
+    /** This mount removed {@code name} from here. */
+    synchronized void unnamed(String name) {
+        if (names != null) {
+            names.remove(name);
+        }
+    }
+
+    /** A name here changed without this mount knowing how (recall, failed or interrupted change). */
+    synchronized void namesUnknown() {
+        names = null;
     }
 
     /** The file's xattrs may have changed: forget every absence learnt so far. */

@@ -1,6 +1,7 @@
 package io.c9fs.mount;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -162,6 +163,29 @@ class ReaddirattrMountTest {
         Thread.sleep(200); // any Tunlist of the first node has gone out
         TestEnv.run(null, 30, "chmod", "600", bd.resolve("f").toString());
         assertTrue(check(d.resolve("f"), "rw-------", 10), "chmod of a file listed twice");
+    }
+
+    /**
+     * A directory A made answers lookups of names it lacks without asking the server (create
+     * looks every new name up first); a name made by B, or on the server machine, must show
+     * anyway: its entry recall makes A ask again.
+     */
+    @Test
+    void aDirectoryMadeHereSeesNamesMadeElsewhere() throws Exception {
+        Path d = Files.createDirectory(a.resolve("made"));
+        assertFalse(Files.exists(d.resolve("x")));
+        Files.writeString(b.resolve("made/x"), "from b");
+        assertEquals("from b", Files.readString(d.resolve("x")));
+        Path d2 = Files.createDirectory(a.resolve("made2"));
+        Files.writeString(d2.resolve("y"), "a");
+        Files.delete(d2.resolve("y"));
+        assertFalse(Files.exists(d2.resolve("y")));
+        Files.writeString(b.resolve("made2/y"), "b");
+        assertEquals("b", Files.readString(d2.resolve("y")));
+        Path d3 = Files.createDirectory(a.resolve("made3"));
+        assertFalse(Files.exists(d3.resolve("z")));
+        Files.writeString(export.resolve("made3/z"), "local");
+        within("a name made on the server machine", () -> Files.exists(d3.resolve("z")));
     }
 
     @Test
