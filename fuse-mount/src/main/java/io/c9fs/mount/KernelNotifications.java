@@ -38,6 +38,7 @@ final class KernelNotifications implements KernelCache {
         nodes.recalled();
         Node n = nodes.byQidPath(path);
         if (n != null) {
+            n.attrsChanged();
             if (length == 0) {
                 // Local changes on the server arrive as this alone, xattrs included.
                 n.xattrsChanged();
@@ -56,6 +57,7 @@ final class KernelNotifications implements KernelCache {
         nodes.recalled();
         Node n = nodes.byQidPath(path);
         if (n != null) {
+            n.attrsChanged();
             n.xattrsChanged();
             // A negative offset drops attributes only (fuse_reverse_inval_inode).
             inval(n.nodeid, -1, 0);
@@ -113,6 +115,7 @@ final class KernelNotifications implements KernelCache {
         nodes.droppedAll();
         IOException first = null;
         for (Node n : nodes.snapshot()) {
+            n.attrsChanged();
             n.xattrsChanged();
             n.namesUnknown();
             try {

@@ -70,6 +70,11 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class NinepFilesystem implements FuseFilesystem {
     /** -o listattr: READDIRPLUS through Treaddirattr. */
     private final boolean listAttrs;
+    /**
+     * Bumped by this mount's unlink, rmdir, rename and link: each changes some file's link count
+     * or ctime, a file {@link Node#cachedAttrs} may hold without this mount knowing its node.
+     */
+    private final AtomicLong nameChanges = new AtomicLong();
     /** CREATE through Tlcreateattr; cleared when the server does not know it. */
     private volatile boolean lcreateattr = true;
     private static final System.Logger LOG = System.getLogger(NinepFilesystem.class.getName());
@@ -254,6 +259,12 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public AttrOut getattr(FuseRequest r, long nodeid, long fh) throws FuseException {
         Node node = nodes.get(nodeid);
+        if (policy.recalls()) {
+            Rgetattr known = node.cachedAttrs(System.nanoTime(), nameChanges.get());
+            if (known != null) {
+                return new AttrOut(policy.attrTimeoutNanos(), Attrs.of(known));
+            }
+        }
         OpenHandle h = fh == -1 ? null : handles.get(fh);
         Rgetattr a = fresh(r, () -> rpc.call(r, new Message.Tgetattr(h != null && h.node == node ? h.fid : fid(r, node),
                 Rgetattr.BASIC), Rgetattr.class), node);
@@ -293,6 +304,7 @@ public final class NinepFilesystem implements FuseFilesystem {
             valid |= Message.Tsetattr.CTIME;
         }
         int tvalid = valid;
+        node.attrsChanged();
         Rgetattr a = fresh(r, () -> {
             // ftruncate on an unlinked file only works through the open fid.
             int fid = h != null && h.node == node ? h.fid : fid(r, node);
@@ -302,6 +314,7 @@ public final class NinepFilesystem implements FuseFilesystem {
             }
             return rpc.call(r, new Message.Tgetattr(fid, Rgetattr.BASIC), Rgetattr.class);
         }, node);
+        node.attrsChanged();
         PageCache pages = policy.pages();
         if (pages != null && in.has(SetattrIn.FATTR_SIZE)) {
             pages.invalidate(node.qidPath, in.size(), 0);
@@ -365,7 +378,8 @@ public final class NinepFilesystem implements FuseFilesystem {
     }
 
     /** As {@link #naming}, for a change that removes {@code name} from {@code dir}. */
-    private static <T> T unnaming(Node dir, String name, FidOp<T> op) throws FuseException {
+    private <T> T unnaming(Node dir, String name, FidOp<T> op) throws FuseException {
+        nameChanges.incrementAndGet();
         try {
             T t = op.run();
             dir.unnamed(name);
@@ -421,6 +435,7 @@ public final class NinepFilesystem implements FuseFilesystem {
             // Emulated: a check and a rename, not atomic against other clients.
             throw new FuseException(Errno.EEXIST);
         }
+        nameChanges.incrementAndGet();
         try {
             fresh(r, () -> renameOnServer(r, dir, name, newDir, newName), dir, newDir);
         } catch (FuseException | RuntimeException e) {
@@ -488,6 +503,8 @@ public final class NinepFilesystem implements FuseFilesystem {
     public EntryOut link(FuseRequest r, long nodeid, long newParent, String newName) throws FuseException {
         Node node = nodes.get(nodeid);
         Node newDir = nodes.get(newParent);
+        nameChanges.incrementAndGet();
+        node.attrsChanged();
         naming(newDir, newName, () -> fresh(r, () -> rpc.call(r, new Message.Tlink(fid(r, newDir), fid(r, node), newName),
                 Message.Rlink.class), node, newDir));
         return walk(r, newDir, newName);
@@ -498,6 +515,9 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public OpenOut open(FuseRequest r, long nodeid, int flags) throws FuseException {
         Node node = nodes.get(nodeid);
+        if ((flags & O_TRUNC) != 0) {
+            node.attrsChanged();
+        }
         OpenHandle h = fresh(r, () -> openFid(r, node, flags & SERVER_OPEN_FLAGS), node);
         Rgetattr a;
         try {
@@ -529,6 +549,8 @@ public final class NinepFilesystem implements FuseFilesystem {
             close(h);
             throw e;
         }
+        h.node.writers.incrementAndGet();
+        h.node.attrsChanged();
         h.writer = true;
     }
 
@@ -611,6 +633,8 @@ public final class NinepFilesystem implements FuseFilesystem {
                 forget(node.nodeid, 1);
                 throw e;
             }
+            node.writers.incrementAndGet();
+            node.attrsChanged();
             h.writer = true;
         }
         policy.keepCacheOnOpen(node.nodeid, FileStamp.of(c.attr()));
@@ -733,7 +757,31 @@ public final class NinepFilesystem implements FuseFilesystem {
                 policy.writerReleased(h);
             }
             close(h);
+            if (h.writer && h.node.writers.decrementAndGet() == 0) {
+                prefetchAttrs(h.node);
+            }
         }
+    }
+
+    /**
+     * The last writer of a file closed: its attributes are fetched now, without waiting, so that
+     * the stat that commonly follows (make, cp -p, rsync, the meta benchmark) is answered here.
+     * The node's fid holds the file's read lease, so any change by another client is recalled,
+     * which voids what is kept (see {@link Node#cachedAttrs}).
+     */
+    private void prefetchAttrs(Node node) {
+        int fid = node.fid;
+        if (fid == Message.NOFID || !policy.recalls()) {
+            return;
+        }
+        long generation = node.attrGeneration();
+        long names = nameChanges.get();
+        long until = System.nanoTime() + policy.attrTimeoutNanos();
+        rpc.send(new Message.Tgetattr(fid, Rgetattr.BASIC), Rgetattr.class).whenComplete((a, err) -> {
+            if (err == null && a.qid().path() == node.qidPath) {
+                node.rememberAttrs(a, generation, names, until);
+            }
+        });
     }
 
     @Override
@@ -1178,6 +1226,7 @@ public final class NinepFilesystem implements FuseFilesystem {
             fresh(r, () -> writeXattr(r, node, name, value, flags), node);
         } finally {
             node.xattrsChanged();
+            node.attrsChanged();
         }
     }
 
@@ -1190,6 +1239,7 @@ public final class NinepFilesystem implements FuseFilesystem {
             fresh(r, () -> writeXattr(r, node, name, new byte[0], XATTR_REPLACE), node);
         } finally {
             node.xattrsChanged();
+            node.attrsChanged();
         }
     }
 

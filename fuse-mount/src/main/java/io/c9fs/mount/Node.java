@@ -60,6 +60,20 @@ final class Node {
     private record AbsentXattrs(long generation, long deadline, Set<String> names) {
     }
 
+    /**
+     * Handles of this mount that may change the file (writers: they hold its write lease). While
+     * one is open, {@link #cachedAttrs} is never trusted: its writes move size and times.
+     */
+    final java.util.concurrent.atomic.AtomicInteger writers = new java.util.concurrent.atomic.AtomicInteger();
+    /** Bumped by every recall of the file's data or attributes and by this mount's own changes of them. */
+    private final AtomicLong attrGeneration = new AtomicLong();
+    /** The server's attributes as of {@link #attrGeneration}, see {@link #cachedAttrs}. */
+    private volatile CachedAttrs cached;
+
+    private record CachedAttrs(io.c9fs.transport.proto.Message.Rgetattr attrs, long generation, long names,
+                               long until) {
+    }
+
     /** Most names {@link #names} keeps of one directory; past it the directory is not known whole. */
     private static final int MAX_KNOWN_NAMES = 65536;
     /**
@@ -151,6 +165,38 @@ final class Node {
     /** A name here changed without this mount knowing how (recall, failed or interrupted change). */
     synchronized void namesUnknown() {
         names = null;
+    }
+
+    /** To be read before asking the server for attributes, and handed to {@link #rememberAttrs}. */
+    long attrGeneration() {
+        return attrGeneration.get();
+    }
+
+    /**
+     * The attributes the server last gave, if nothing can have changed them since: no recall of
+     * the file's data or attributes, no change of them through this mount (no writer open, no
+     * setattr, no name of this mount's changed: {@code names} is the mount's count of those),
+     * before {@code now} passes the deadline. Null otherwise.
+     */
+    io.c9fs.transport.proto.Message.Rgetattr cachedAttrs(long now, long names) {
+        CachedAttrs c = cached;
+        return c != null && c.generation == attrGeneration.get() && c.names == names && writers.get() == 0
+                && now - c.until < 0 ? c.attrs : null;
+    }
+
+    /** Keeps attributes asked at {@code generation} and {@code names}, unless something changed since. */
+    void rememberAttrs(io.c9fs.transport.proto.Message.Rgetattr a, long generation, long names, long until) {
+        if (attrGeneration.get() == generation && writers.get() == 0) {
+            // A bump between the check and the store leaves an entry of a stale generation,
+            // which cachedAttrs ignores.
+            cached = new CachedAttrs(a, generation, names, until);
+        }
+    }
+
+    /** The file's data or attributes may have changed: the cached attributes go. */
+    void attrsChanged() {
+        attrGeneration.incrementAndGet();
+        cached = null;
     }
 
     /** The file's xattrs may have changed: forget every absence learnt so far. */

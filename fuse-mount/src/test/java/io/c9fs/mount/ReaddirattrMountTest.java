@@ -188,6 +188,39 @@ class ReaddirattrMountTest {
         within("a name made on the server machine", () -> Files.exists(d3.resolve("z")));
     }
 
+    /**
+     * A file written and closed here has its attributes fetched at the close and kept for the
+     * next stat; a change by B (recalled), and this mount's own chmod, truncate, link and unlink,
+     * must all show at A's next stat anyway.
+     */
+    @Test
+    void attributesKeptAfterAWriterClosesFollowEveryChange() throws Exception {
+        Files.createDirectory(a.resolve("kept"));
+        Path f = a.resolve("kept/f");
+        Files.writeString(f, "abc");
+        Thread.sleep(100); // the fetch at the close has come back
+        assertEquals(3, Files.size(f));
+        TestEnv.run(null, 30, "chmod", "600", b.resolve("kept/f").toString());
+        assertEquals("rw-------", mode(f));
+        Files.writeString(b.resolve("kept/f"), "abcdef");
+        assertEquals(6, Files.size(f));
+        Files.writeString(f, "0123456789");
+        Thread.sleep(100);
+        assertEquals(10, Files.size(f));
+        try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(f.toFile(), "rw")) {
+            raf.setLength(4);
+        }
+        assertEquals(4, Files.size(f));
+        TestEnv.run(null, 30, "chmod", "640", f.toString());
+        assertEquals("rw-r-----", mode(f));
+        Files.createLink(a.resolve("kept/g"), f);
+        assertEquals(2, Files.getAttribute(f, "unix:nlink"));
+        Files.delete(a.resolve("kept/g"));
+        assertEquals(1, Files.getAttribute(f, "unix:nlink"));
+        Files.writeString(b.resolve("kept/f"), "x");
+        assertEquals(1, Files.size(f));
+    }
+
     @Test
     void aListedNameReplacedByAnotherFileIsLookedUpAgain() throws Exception {
         Path d = Files.createDirectory(a.resolve("replaced"));
