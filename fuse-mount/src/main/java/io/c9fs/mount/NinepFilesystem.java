@@ -995,6 +995,22 @@ public final class NinepFilesystem implements FuseFilesystem {
                         return;
                     }
                     boolean lease = (a.flags() & Message.AttrDirent.LEASED) != 0 && !spent;
+                    Node held = nodes.heldSamePath(dir.nodeid, d.name(), a.attr().qid().path());
+                    if (held != null && untouched && held.kernelEntryUntil - System.nanoTime() > ACL_PREFETCH_MIN_NANOS
+                            && (!lease || nodes.countListing(held))) {
+                        // The kernel has this name and its attributes, valid under the lease for
+                        // a while yet: listed without attributes (nodeid 0), it keeps what it has,
+                        // and a second `ls -l` costs it and us no work per entry. The listing's
+                        // lease is the held node's to return.
+                        e = new EntryOut(0, 0, 0, 0, emptyAttr(d.qid().path(), dtypeToMode(d.type())));
+                        if (!out.add(d.name(), e, d.offset())) {
+                            h.keepAttr(cookie, new OpenHandle.AttrBatch(entries.subList(i, entries.size()),
+                                    batch.sentAt(), batch.recallEpoch(), lease || spent));
+                            return;
+                        }
+                        cookie = d.offset();
+                        continue;
+                    }
                     node = nodes.linkListed(dir.nodeid, d.name(), a.attr().qid(), epoch, lease);
                     // A node the kernel already had from a leased listing is leased still.
                     long attrNanos = untouched && (lease || node.listed > 0) ? leased : unleased;

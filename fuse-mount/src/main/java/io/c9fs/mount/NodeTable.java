@@ -250,6 +250,20 @@ final class NodeTable {
         }
     }
 
+    /**
+     * Counts one more leased listing on a node the kernel holds, without a kernel reference (the
+     * entry goes to the kernel without attributes); false if the node went meanwhile.
+     */
+    boolean countListing(Node node) {
+        synchronized (this) {
+            if (byNodeid.get(node.nodeid) != node || node.lookups <= 0) {
+                return false;
+            }
+            node.listed++;
+            return true;
+        }
+    }
+
     /** Returns {@code count} kernel references; at zero the node and its fids go (returns true). */
     boolean forget(long nodeid, long count) {
         int fid;
