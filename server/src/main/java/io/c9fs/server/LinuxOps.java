@@ -483,6 +483,12 @@ final class LinuxOps {
         if (uid == -1) {
             return;
         }
+        HostStat st = Posix.fstat(pathFd);
+        if (st.uid() == uid && st.gid() == gid) {
+            // Already theirs (root creating as root, the common case): a chown would only move
+            // ctime and wake the local-change watcher for nothing.
+            return;
+        }
         node.changing();
         try {
             Posix.fchownat(pathFd, "", uid, gid, Posix.AT_EMPTY_PATH | Posix.AT_SYMLINK_NOFOLLOW);
@@ -567,10 +573,12 @@ final class LinuxOps {
         PathHandle h = s.export.step(dir, name);
         try {
             int uid = Session.ownerFor(s.fid(by).uid);
-            if (uid != -1) {
+            HostStat st = Posix.fstat(h.fd());
+            if (uid != -1 && (st.uid() != uid || st.gid() != gid)) {
                 Posix.fchownat(h.fd(), "", uid, gid, Posix.AT_EMPTY_PATH | Posix.AT_SYMLINK_NOFOLLOW);
+                st = Posix.fstat(h.fd());
             }
-            return s.export.qid(Posix.fstat(h.fd()), null);
+            return s.export.qid(st, null);
         } finally {
             h.release();
         }
