@@ -379,6 +379,7 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     /** As {@link #naming}, for a change that removes {@code name} from {@code dir}. */
     private <T> T unnaming(Node dir, String name, FidOp<T> op) throws FuseException {
+        // Before and after: attributes asked while the change runs may predate it.
         nameChanges.incrementAndGet();
         try {
             T t = op.run();
@@ -387,6 +388,8 @@ public final class NinepFilesystem implements FuseFilesystem {
         } catch (FuseException | RuntimeException e) {
             dir.namesUnknown();
             throw e;
+        } finally {
+            nameChanges.incrementAndGet();
         }
     }
 
@@ -442,6 +445,8 @@ public final class NinepFilesystem implements FuseFilesystem {
             dir.namesUnknown();
             newDir.namesUnknown();
             throw e;
+        } finally {
+            nameChanges.incrementAndGet();
         }
         dir.unnamed(name);
         newDir.named(newName);
@@ -505,8 +510,13 @@ public final class NinepFilesystem implements FuseFilesystem {
         Node newDir = nodes.get(newParent);
         nameChanges.incrementAndGet();
         node.attrsChanged();
-        naming(newDir, newName, () -> fresh(r, () -> rpc.call(r, new Message.Tlink(fid(r, newDir), fid(r, node), newName),
-                Message.Rlink.class), node, newDir));
+        try {
+            naming(newDir, newName, () -> fresh(r, () -> rpc.call(r, new Message.Tlink(fid(r, newDir), fid(r, node),
+                    newName), Message.Rlink.class), node, newDir));
+        } finally {
+            node.attrsChanged();
+            nameChanges.incrementAndGet();
+        }
         return walk(r, newDir, newName);
     }
 
