@@ -150,12 +150,26 @@ public final class LeaseClient implements AutoCloseable {
      */
     public Rlease acquire(int fid, long path, int mode) throws NinepException {
         Rlease r = client.call(new Message.Tlease(fid, mode), Rlease.class);
+        granted(fid, path, mode, r);
+        return r;
+    }
+
+    /**
+     * Sends Tlease of {@code mode} for {@code fid} without waiting, e.g. right behind the request
+     * that creates {@code fid} (the server serves a fid's requests in order); the caller passes
+     * the answer to {@link #granted} once it knows the file's qid.path.
+     */
+    public CompletableFuture<Rlease> ask(int fid, int mode) {
+        return client.rpc(new Message.Tlease(fid, mode), Rlease.class);
+    }
+
+    /** Records the answer of a Tlease of {@code mode} on {@code path}, as {@link #acquire} does. */
+    public void granted(int fid, long path, int mode, Rlease r) {
         termMs = r.termMs();
         if (mode == Message.LEASE_WRITE && r.mode() == Message.LEASE_WRITE) {
             writers.merge(path, 1, Integer::sum);
             writerFids.computeIfAbsent(path, p -> ConcurrentHashMap.newKeySet()).add(fid);
         }
-        return r;
     }
 
     /**
@@ -170,7 +184,13 @@ public final class LeaseClient implements AutoCloseable {
         });
         if (left == null) {
             fenced.remove(path);
-            client.call(new Message.Tlease(fid, Message.LEASE_READ), Rlease.class);
+            // Not waited for: the caller clunks the fid next, which the server serves after this,
+            // and nothing here depends on the answer.
+            client.rpc(new Message.Tlease(fid, Message.LEASE_READ), Rlease.class).whenComplete((r, err) -> {
+                if (err != null) {
+                    LOG.log(System.Logger.Level.DEBUG, "returning the write lease of " + path + ": " + err);
+                }
+            });
         }
     }
 

@@ -11,8 +11,13 @@ public final class FuseException extends Exception {
         this(errno, "errno " + errno);
     }
 
+    /**
+     * Without a stack trace: most of these are answers, not faults (ENOENT of a lookup, ENODATA of
+     * the ACL `ls -l` asks of every file), and filling in a stack per answer cost more than the
+     * answer.
+     */
     public FuseException(int errno, String msg) {
-        super(msg);
+        super(msg, null, false, false);
         if (errno <= 0) {
             throw new IllegalArgumentException("errno must be positive: " + errno);
         }

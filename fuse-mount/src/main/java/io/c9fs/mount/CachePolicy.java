@@ -62,6 +62,28 @@ public interface CachePolicy {
     default void writerOpened(FuseRequest r, OpenHandle h) throws FuseException {
     }
 
+    /**
+     * True while the server recalls what this mount caches (leases honoured): a directory this
+     * mount made and has seen no entry recall of since may answer lookups of absent names itself.
+     */
+    default boolean recalls() {
+        return false;
+    }
+
+    /**
+     * The write lease {@link #writerOpened} would take, asked without waiting for a file that a
+     * create is making through {@code fid}: sent right behind the create, which the server serves
+     * first (one fid's requests run in order). Null when this policy takes no lease; otherwise the
+     * caller waits for the answer and passes it to {@link #writerCreated}.
+     */
+    default java.util.concurrent.CompletableFuture<io.c9fs.transport.proto.Message.Rlease> askWriteLease(int fid) {
+        return null;
+    }
+
+    /** The lease {@link #askWriteLease} asked was answered: {@code h} holds it as after {@link #writerOpened}. */
+    default void writerCreated(OpenHandle h, io.c9fs.transport.proto.Message.Rlease granted) {
+    }
+
     /** That handle was released (RELEASE: the last mapping is gone too). May call the server. */
     default void writerReleased(OpenHandle h) {
     }

@@ -35,8 +35,10 @@ final class KernelNotifications implements KernelCache {
 
     @Override
     public void dropData(long path, long offset, long length) throws IOException {
+        nodes.recalled();
         Node n = nodes.byQidPath(path);
         if (n != null) {
+            n.attrsChanged();
             if (length == 0) {
                 // Local changes on the server arrive as this alone, xattrs included.
                 n.xattrsChanged();
@@ -52,8 +54,10 @@ final class KernelNotifications implements KernelCache {
 
     @Override
     public void dropAttr(long path) throws IOException {
+        nodes.recalled();
         Node n = nodes.byQidPath(path);
         if (n != null) {
+            n.attrsChanged();
             n.xattrsChanged();
             // A negative offset drops attributes only (fuse_reverse_inval_inode).
             inval(n.nodeid, -1, 0);
@@ -92,6 +96,7 @@ final class KernelNotifications implements KernelCache {
     public void dropEntry(long dirPath, String name) throws IOException {
         Node dir = nodes.byQidPath(dirPath);
         if (dir != null) {
+            dir.namesUnknown();
             invalEntry(dir.nodeid, name);
         }
     }
@@ -107,9 +112,12 @@ final class KernelNotifications implements KernelCache {
 
     @Override
     public void dropAll() throws IOException {
+        nodes.droppedAll();
         IOException first = null;
         for (Node n : nodes.snapshot()) {
+            n.attrsChanged();
             n.xattrsChanged();
+            n.namesUnknown();
             try {
                 inval(n.nodeid, 0, 0);
                 if (n.nodeid != NodeTable.ROOT) {

@@ -55,6 +55,11 @@ final class LeasePolicy implements CachePolicy {
     }
 
     @Override
+    public boolean recalls() {
+        return trusted();
+    }
+
+    @Override
     public long entryTimeoutNanos() {
         return trusted() ? leasedNanos : fallback.entryTimeoutNanos();
     }
@@ -130,6 +135,20 @@ final class LeasePolicy implements CachePolicy {
             l.acquire(h.fid, h.node.qidPath, Message.LEASE_WRITE);
         } catch (NinepException e) {
             throw new FuseException(e.errno(), "write lease on " + h.node + ": " + e.getMessage());
+        }
+    }
+
+    @Override
+    public java.util.concurrent.CompletableFuture<Message.Rlease> askWriteLease(int fid) {
+        LeaseClient l = leases;
+        return l == null ? null : l.ask(fid, Message.LEASE_WRITE);
+    }
+
+    @Override
+    public void writerCreated(OpenHandle h, Message.Rlease granted) {
+        LeaseClient l = leases;
+        if (l != null) {
+            l.granted(h.fid, h.node.qidPath, Message.LEASE_WRITE, granted);
         }
     }
 

@@ -29,8 +29,8 @@ import java.util.List;
  * @param fuseOptions  FUSE mount options passed through (default_permissions, nonempty)
  * @param softTimeout  -o soft,timeo=S: how long requests wait for a lost server before EIO; null
  *                     for -o hard (the default: wait until it is back, interruptible)
- * @param listAttrs    -o listattr: READDIRPLUS from Treaddirattr (attributes of listed files are
- *                     trusted for actimeo, not leased)
+ * @param listAttrs    READDIRPLUS from Treaddirattr on a 9P2000.L.c9 connection (the default;
+ *                     -o nolistattr turns it off): the server leases every file it lists
  */
 public record MountArgs(String address, Path mountpoint, boolean unmount, boolean help, boolean foreground,
                         boolean notifyReady, boolean readOnly, boolean allowOther, int msize, String version,
@@ -55,9 +55,9 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
             "  version=V          9P version to offer: 9P2000.L.c9 (default: 9P2000.L with leases,",
             "                     falling back to 9P2000.L), 9P2000.L, 9P2000.u, 9P2000",
             "  noleases           do not ask for leases: close-to-open consistency only",
-            "  listattr           list directories with their attributes in one message (c9fs-serve):",
-            "                     a cold ls -l ~4x faster, but the attributes of a file only listed",
-            "                     (never looked up or opened) may be actimeo old, as on NFS",
+            "  nolistattr         list directories name by name (a walk and a getattr each) instead",
+            "                     of with their attributes in one message (c9fs-serve; the default,",
+            "                     `listattr`, is ~2x faster for a cold ls -l)",
             "  debug              log every FUSE request and 9P message (to the log= file when detached)",
             "  uname=U            user to attach as (default: the current user)",
             "  aname=A            file tree to attach (default: empty; diod wants the export path)",
@@ -147,7 +147,7 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
         Duration actimeo = Duration.ofSeconds(1);
         Duration timeout = Duration.ofSeconds(30);
         boolean soft = false;
-        boolean listAttrs = false;
+        boolean listAttrs = true;
         Duration timeo = Duration.ofSeconds(10);
         int workers = 8;
         Path log = null;
@@ -185,6 +185,9 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
                         break;
                     case "listattr":
                         listAttrs = true;
+                        break;
+                    case "nolistattr":
+                        listAttrs = false;
                         break;
                     case "debug":
                         break; // read by Main before anything logs

@@ -70,6 +70,13 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class NinepFilesystem implements FuseFilesystem {
     /** -o listattr: READDIRPLUS through Treaddirattr. */
     private final boolean listAttrs;
+    /**
+     * Bumped by this mount's unlink, rmdir, rename and link: each changes some file's link count
+     * or ctime, a file {@link Node#cachedAttrs} may hold without this mount knowing its node.
+     */
+    private final AtomicLong nameChanges = new AtomicLong();
+    /** CREATE through Tlcreateattr; cleared when the server does not know it. */
+    private volatile boolean lcreateattr = true;
     private static final System.Logger LOG = System.getLogger(NinepFilesystem.class.getName());
 
     // open(2) flags, Linux generic values (9P2000.L uses the same numbers).
@@ -183,6 +190,9 @@ public final class NinepFilesystem implements FuseFilesystem {
         this.requestTimeout = requestTimeout;
         this.reaper = new FidReaper(rpc, requestTimeout);
         this.nodes = new NodeTable(rootQid, rootFid, rpc::clunk, reaper::retire);
+        if (client.dialect() == Dialect.P9P2000_L_C9) {
+            nodes.onUnlisted(this::unlisted);
+        }
         this.policy = policy;
         this.lockWaiters = new Semaphore(Math.max(1, lockWaiters));
         this.lockClient = "c9fs-" + ProcessHandle.current().pid();
@@ -224,6 +234,11 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public EntryOut lookup(FuseRequest r, long parent, String name) throws FuseException {
         Node dir = nodes.get(parent);
+        if (dir.knownAbsent(name) && policy.recalls()) {
+            // A directory this mount made and knows whole: an entry recall would have said
+            // otherwise (the create of every new file looks its name up first).
+            return new EntryOut(0, 0, policy.negativeTimeoutNanos(), 0, emptyAttr(0, 0));
+        }
         try {
             return fresh(r, () -> walk(r, dir, name), dir);
         } catch (FuseException e) {
@@ -244,6 +259,12 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public AttrOut getattr(FuseRequest r, long nodeid, long fh) throws FuseException {
         Node node = nodes.get(nodeid);
+        if (policy.recalls()) {
+            Rgetattr known = node.cachedAttrs(System.nanoTime(), nameChanges.get());
+            if (known != null) {
+                return new AttrOut(policy.attrTimeoutNanos(), Attrs.of(known));
+            }
+        }
         OpenHandle h = fh == -1 ? null : handles.get(fh);
         Rgetattr a = fresh(r, () -> rpc.call(r, new Message.Tgetattr(h != null && h.node == node ? h.fid : fid(r, node),
                 Rgetattr.BASIC), Rgetattr.class), node);
@@ -283,6 +304,7 @@ public final class NinepFilesystem implements FuseFilesystem {
             valid |= Message.Tsetattr.CTIME;
         }
         int tvalid = valid;
+        node.attrsChanged();
         Rgetattr a = fresh(r, () -> {
             // ftruncate on an unlinked file only works through the open fid.
             int fid = h != null && h.node == node ? h.fid : fid(r, node);
@@ -292,6 +314,7 @@ public final class NinepFilesystem implements FuseFilesystem {
             }
             return rpc.call(r, new Message.Tgetattr(fid, Rgetattr.BASIC), Rgetattr.class);
         }, node);
+        node.attrsChanged();
         PageCache pages = policy.pages();
         if (pages != null && in.has(SetattrIn.FATTR_SIZE)) {
             pages.invalidate(node.qidPath, in.size(), 0);
@@ -308,8 +331,8 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public EntryOut symlink(FuseRequest r, long parent, String name, String target) throws FuseException {
         Node dir = nodes.get(parent);
-        fresh(r, () -> rpc.call(r, new Message.Tsymlink(fid(r, dir), name, target, r.gid()), Message.Rsymlink.class),
-                dir);
+        naming(dir, name, () -> fresh(r, () -> rpc.call(r, new Message.Tsymlink(fid(r, dir), name, target, r.gid()),
+                Message.Rsymlink.class), dir));
         return walk(r, dir, name);
     }
 
@@ -318,29 +341,68 @@ public final class NinepFilesystem implements FuseFilesystem {
             throws FuseException {
         Node dir = nodes.get(parent);
         int m = (mode & S_IFMT) | (mode & 07777 & ~umask);
-        fresh(r, () -> rpc.call(r, new Message.Tmknod(fid(r, dir), name, m, Attrs.major(rdev), Attrs.minor(rdev),
-                r.gid()), Message.Rmknod.class), dir);
+        naming(dir, name, () -> fresh(r, () -> rpc.call(r, new Message.Tmknod(fid(r, dir), name, m, Attrs.major(rdev),
+                Attrs.minor(rdev), r.gid()), Message.Rmknod.class), dir));
         return walk(r, dir, name);
     }
 
     @Override
     public EntryOut mkdir(FuseRequest r, long parent, String name, int mode, int umask) throws FuseException {
         Node dir = nodes.get(parent);
-        fresh(r, () -> rpc.call(r, new Message.Tmkdir(fid(r, dir), name, mode & 07777 & ~umask, r.gid()),
-                Message.Rmkdir.class), dir);
-        return walk(r, dir, name);
+        Message.Rmkdir made = naming(dir, name, () -> fresh(r, () -> rpc.call(r, new Message.Tmkdir(fid(r, dir), name,
+                mode & 07777 & ~umask, r.gid()), Message.Rmkdir.class), dir));
+        Looked l = walkNode(r, dir, name);
+        // The same version as made means nothing entered it before its lease began (the walk's
+        // fid; the getattr came after it): this mount knows every name it will have.
+        if (made.qid().version() == l.attrs.qid().version() && made.qid().path() == l.node.qidPath
+                && policy.recalls()) {
+            l.node.knowEmpty();
+        }
+        return entry(l.node, l.attrs);
+    }
+
+    /**
+     * Runs a change that makes {@code name} in {@code dir}, keeping the directory's known names
+     * (see {@link Node#knownAbsent}): added once the server made it, unknown if it failed
+     * (interrupted, or the server disagreed with what this mount thought it knew).
+     */
+    private static <T> T naming(Node dir, String name, FidOp<T> op) throws FuseException {
+        try {
+            T t = op.run();
+            dir.named(name);
+            return t;
+        } catch (FuseException | RuntimeException e) {
+            dir.namesUnknown();
+            throw e;
+        }
+    }
+
+    /** As {@link #naming}, for a change that removes {@code name} from {@code dir}. */
+    private <T> T unnaming(Node dir, String name, FidOp<T> op) throws FuseException {
+        // Before and after: attributes asked while the change runs may predate it.
+        nameChanges.incrementAndGet();
+        try {
+            T t = op.run();
+            dir.unnamed(name);
+            return t;
+        } catch (FuseException | RuntimeException e) {
+            dir.namesUnknown();
+            throw e;
+        } finally {
+            nameChanges.incrementAndGet();
+        }
     }
 
     @Override
     public void unlink(FuseRequest r, long parent, String name) throws FuseException {
         Node dir = nodes.get(parent);
-        fresh(r, () -> remove(r, dir, name, 0), dir);
+        unnaming(dir, name, () -> fresh(r, () -> remove(r, dir, name, 0), dir));
     }
 
     @Override
     public void rmdir(FuseRequest r, long parent, String name) throws FuseException {
         Node dir = nodes.get(parent);
-        fresh(r, () -> remove(r, dir, name, Message.Tunlinkat.AT_REMOVEDIR), dir);
+        unnaming(dir, name, () -> fresh(r, () -> remove(r, dir, name, Message.Tunlinkat.AT_REMOVEDIR), dir));
     }
 
     private Void remove(FuseRequest r, Node dir, String name, int flags) throws FuseException {
@@ -376,7 +438,18 @@ public final class NinepFilesystem implements FuseFilesystem {
             // Emulated: a check and a rename, not atomic against other clients.
             throw new FuseException(Errno.EEXIST);
         }
-        fresh(r, () -> renameOnServer(r, dir, name, newDir, newName), dir, newDir);
+        nameChanges.incrementAndGet();
+        try {
+            fresh(r, () -> renameOnServer(r, dir, name, newDir, newName), dir, newDir);
+        } catch (FuseException | RuntimeException e) {
+            dir.namesUnknown();
+            newDir.namesUnknown();
+            throw e;
+        } finally {
+            nameChanges.incrementAndGet();
+        }
+        dir.unnamed(name);
+        newDir.named(newName);
         rewalkRenamed(r, newDir, newName);
     }
 
@@ -435,8 +508,15 @@ public final class NinepFilesystem implements FuseFilesystem {
     public EntryOut link(FuseRequest r, long nodeid, long newParent, String newName) throws FuseException {
         Node node = nodes.get(nodeid);
         Node newDir = nodes.get(newParent);
-        fresh(r, () -> rpc.call(r, new Message.Tlink(fid(r, newDir), fid(r, node), newName), Message.Rlink.class),
-                node, newDir);
+        nameChanges.incrementAndGet();
+        node.attrsChanged();
+        try {
+            naming(newDir, newName, () -> fresh(r, () -> rpc.call(r, new Message.Tlink(fid(r, newDir), fid(r, node),
+                    newName), Message.Rlink.class), node, newDir));
+        } finally {
+            node.attrsChanged();
+            nameChanges.incrementAndGet();
+        }
         return walk(r, newDir, newName);
     }
 
@@ -445,6 +525,9 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public OpenOut open(FuseRequest r, long nodeid, int flags) throws FuseException {
         Node node = nodes.get(nodeid);
+        if ((flags & O_TRUNC) != 0) {
+            node.attrsChanged();
+        }
         OpenHandle h = fresh(r, () -> openFid(r, node, flags & SERVER_OPEN_FLAGS), node);
         Rgetattr a;
         try {
@@ -476,6 +559,8 @@ public final class NinepFilesystem implements FuseFilesystem {
             close(h);
             throw e;
         }
+        h.node.writers.incrementAndGet();
+        h.node.attrsChanged();
         h.writer = true;
     }
 
@@ -483,13 +568,26 @@ public final class NinepFilesystem implements FuseFilesystem {
     public CreateOut create(FuseRequest r, long parent, String name, int flags, int mode, int umask)
             throws FuseException {
         Node dir = nodes.get(parent);
+        int lflags = (flags & SERVER_OPEN_FLAGS) | O_CREAT | (flags & O_EXCL);
+        if (lcreateattr && client.dialect() == Dialect.P9P2000_L_C9) {
+            try {
+                return naming(dir, name, () -> fresh(r, () -> createInOne(r, dir, name, flags, lflags,
+                        mode & 07777 & ~umask), dir));
+            } catch (FuseException e) {
+                if (e.errno() != Errno.EBADMSG && !unsupported(e)) {
+                    throw e;
+                }
+                // A c9fs-serve from before Tlcreateattr: the four-step create from now on.
+                lcreateattr = false;
+                LOG.log(System.Logger.Level.INFO, "the server does not know Tlcreateattr: " + e.getMessage());
+            }
+        }
         int fid = fresh(r, () -> rpc.clone(r, fid(r, dir)), dir);
         Message.Rlcreate c;
         Looked looked;
         try {
-            int lflags = (flags & SERVER_OPEN_FLAGS) | O_CREAT | (flags & O_EXCL);
-            c = rpc.call(r, new Message.Tlcreate(fid, name, lflags, mode & 07777 & ~umask, r.gid()),
-                    Message.Rlcreate.class);
+            c = naming(dir, name, () -> rpc.call(r, new Message.Tlcreate(fid, name, lflags, mode & 07777 & ~umask,
+                    r.gid()), Message.Rlcreate.class));
             // Tlcreate turned the clone into the open file; the node needs a walked fid of its own.
             looked = walkNode(r, dir, name);
         } catch (FuseException e) {
@@ -502,6 +600,55 @@ public final class NinepFilesystem implements FuseFilesystem {
         }
         policy.keepCacheOnOpen(looked.node.nodeid, FileStamp.of(looked.attrs));
         return new CreateOut(entry(looked.node, looked.attrs), new OpenOut(h.fh, 0));
+    }
+
+    /**
+     * CREATE in one round trip (9P2000.L.c9): Tlcreateattr makes the open fid, the node's walked
+     * fid and the attributes of the reply, and a writer's Tlease goes right behind it on the new
+     * fid, which the server serves after the create. Both fids are new numbers on every attempt.
+     */
+    private CreateOut createInOne(FuseRequest r, Node dir, String name, int flags, int lflags, int mode)
+            throws FuseException {
+        int dfid = fid(r, dir);
+        long epoch = nodes.epoch();
+        int fid = client.allocFid();
+        int nodeFid = client.allocFid();
+        CompletableFuture<Message.Rlcreateattr> made = rpc.send(
+                new Message.Tlcreateattr(dfid, fid, nodeFid, name, lflags, mode, r.gid()), Message.Rlcreateattr.class);
+        CompletableFuture<Message.Rlease> lease = writable(flags) ? policy.askWriteLease(fid) : null;
+        Message.Rlcreateattr c;
+        try {
+            c = rpc.await(r, made);
+        } catch (FuseException e) {
+            if (lease != null) {
+                // The fid numbers are reused only once the Tlease behind the create is answered:
+                // it must not meet another file's fid of the same number.
+                try {
+                    rpc.await(null, lease);
+                } catch (FuseException ignored) {
+                    // EBADF: no fid, as expected after a failed create.
+                }
+            }
+            rpc.abandon(fid, e);
+            rpc.abandon(nodeFid, e);
+            throw e;
+        }
+        Node node = nodes.link(dir.nodeid, name, c.attr().qid(), nodeFid, epoch);
+        OpenHandle h = register(node, fid, c.iounit());
+        if (lease != null) {
+            try {
+                policy.writerCreated(h, rpc.await(r, lease));
+            } catch (FuseException e) {
+                close(h);
+                forget(node.nodeid, 1);
+                throw e;
+            }
+            node.writers.incrementAndGet();
+            node.attrsChanged();
+            h.writer = true;
+        }
+        policy.keepCacheOnOpen(node.nodeid, FileStamp.of(c.attr()));
+        return new CreateOut(entry(node, c.attr()), new OpenOut(h.fh, 0));
     }
 
     @Override
@@ -620,7 +767,31 @@ public final class NinepFilesystem implements FuseFilesystem {
                 policy.writerReleased(h);
             }
             close(h);
+            if (h.writer && h.node.writers.decrementAndGet() == 0) {
+                prefetchAttrs(h.node);
+            }
         }
+    }
+
+    /**
+     * The last writer of a file closed: its attributes are fetched now, without waiting, so that
+     * the stat that commonly follows (make, cp -p, rsync, the meta benchmark) is answered here.
+     * The node's fid holds the file's read lease, so any change by another client is recalled,
+     * which voids what is kept (see {@link Node#cachedAttrs}).
+     */
+    private void prefetchAttrs(Node node) {
+        int fid = node.fid;
+        if (fid == Message.NOFID || !policy.recalls()) {
+            return;
+        }
+        long generation = node.attrGeneration();
+        long names = nameChanges.get();
+        long until = System.nanoTime() + policy.attrTimeoutNanos();
+        rpc.send(new Message.Tgetattr(fid, Rgetattr.BASIC), Rgetattr.class).whenComplete((a, err) -> {
+            if (err == null && a.qid().path() == node.qidPath) {
+                node.rememberAttrs(a, generation, names, until);
+            }
+        });
     }
 
     @Override
@@ -788,9 +959,13 @@ public final class NinepFilesystem implements FuseFilesystem {
     /**
      * READDIRPLUS on a 9P2000.L.c9 connection: one Treaddirattr per ~170 entries instead of a
      * Twalk, a Tgetattr and a Txattrwalk per entry. A listed file gets a node without a fid (one
-     * kernel reference per entry, as for any READDIRPLUS entry); its attributes were read without
-     * a lease, so the kernel keeps them for {@link CachePolicy#unleasedAttrTimeoutNanos} only, and
-     * so does the node its ACL absence. The name itself is covered by the directory's lease.
+     * kernel reference per entry, as for any READDIRPLUS entry). The server leases each file it
+     * lists (flag LEASED; the node counts them and returns them with Tunlist when it goes), so its
+     * attributes, and its ACL absence, are trusted as a walked file's are, until a recall. An entry
+     * the server did not lease (a c9fs-serve from before listing leases, a file this mount is
+     * fenced on), or from a listing a recall may have overtaken (any recall of data or attributes
+     * since it was sent: the node it meant may not have existed yet), is trusted for
+     * {@link CachePolicy#unleasedAttrTimeoutNanos} only. The name is covered by the directory's lease.
      */
     private void readdirattr(FuseRequest r, OpenHandle h, long offset, DirPlusFiller out) throws FuseException {
         Node dir = h.node;
@@ -805,15 +980,16 @@ public final class NinepFilesystem implements FuseFilesystem {
                 // The next batch is read by the server while the kernel and the lister use this one.
                 List<Message.AttrDirent> got = batch.entries();
                 long next = got.get(got.size() - 1).dirent().offset();
-                h.prefetch(new OpenHandle.AttrPrefetch(next, System.nanoTime(), rpc.send(
+                long epochAhead = nodes.recallEpoch();
+                h.prefetch(new OpenHandle.AttrPrefetch(next, System.nanoTime(), epochAhead, rpc.send(
                         new Message.Treaddirattr(h.fid, next, readdirCount()), Message.Rreaddirattr.class)));
             }
             List<Message.AttrDirent> entries = batch.entries();
             long epoch = nodes.epoch();
-            long attrNanos = Math.min(policy.unleasedAttrTimeoutNanos(), policy.attrTimeoutNanos());
+            long unleased = Math.min(policy.unleasedAttrTimeoutNanos(), policy.attrTimeoutNanos());
+            long leased = policy.attrTimeoutNanos();
             long entryNanos = policy.entryTimeoutNanos();
-            // Counted from the Treaddirattr's sending: the attributes are at least that old.
-            long left = batch.sentAt() + attrNanos - System.nanoTime();
+            boolean untouched = nodes.recallEpoch() == batch.recallEpoch();
             for (int i = 0; i < entries.size(); i++) {
                 Message.AttrDirent a = entries.get(i);
                 Dirent d = a.dirent();
@@ -822,33 +998,92 @@ public final class NinepFilesystem implements FuseFilesystem {
                 if (d.name().equals(".") || d.name().equals("..")) {
                     e = new EntryOut(0, 0, 0, 0, emptyAttr(d.qid().path(), dtypeToMode(d.type())));
                 } else {
+                    boolean spent = i == 0 && batch.firstSpent();
                     if (DirPlusFiller.size(d.name()) > out.room()) {
-                        h.keepAttr(cookie, new OpenHandle.AttrBatch(entries.subList(i, entries.size()), batch.sentAt()));
+                        h.keepAttr(cookie, new OpenHandle.AttrBatch(entries.subList(i, entries.size()), batch.sentAt(),
+                                batch.recallEpoch(), spent));
                         return;
                     }
-                    node = nodes.linkListed(dir.nodeid, d.name(), a.attr().qid(), epoch);
-                    long generation = node.xattrGeneration();
+                    boolean lease = (a.flags() & Message.AttrDirent.LEASED) != 0 && !spent;
+                    Node held = nodes.heldSamePath(dir.nodeid, d.name(), a.attr().qid().path());
+                    if (held != null && untouched && held.kernelEntryUntil - System.nanoTime() > ACL_PREFETCH_MIN_NANOS
+                            && (!lease || nodes.countListing(held))) {
+                        // The kernel has this name and its attributes, valid under the lease for
+                        // a while yet: listed without attributes (nodeid 0), it keeps what it has,
+                        // and a second `ls -l` costs it and us no work per entry. The listing's
+                        // lease is the held node's to return.
+                        e = new EntryOut(0, 0, 0, 0, emptyAttr(d.qid().path(), dtypeToMode(d.type())));
+                        if (!out.add(d.name(), e, d.offset())) {
+                            h.keepAttr(cookie, new OpenHandle.AttrBatch(entries.subList(i, entries.size()),
+                                    batch.sentAt(), batch.recallEpoch(), lease || spent));
+                            return;
+                        }
+                        cookie = d.offset();
+                        continue;
+                    }
+                    node = nodes.linkListed(dir.nodeid, d.name(), a.attr().qid(), epoch, lease);
+                    // A node the kernel already had from a leased listing is leased still.
+                    long attrNanos = untouched && (lease || node.listed > 0) ? leased : unleased;
+                    // Counted from the Treaddirattr's sending: the attributes are at least that old.
                     long until = batch.sentAt() + attrNanos;
+                    long generation = node.xattrGeneration();
                     if ((a.flags() & Message.AttrDirent.HAS_ACL_ACCESS) == 0) {
                         node.rememberXattrAbsent(ACL_ACCESS, generation, until);
                     }
                     if (a.attr().qid().isDir() && (a.flags() & Message.AttrDirent.HAS_ACL_DEFAULT) == 0) {
                         node.rememberXattrAbsent(ACL_DEFAULT, generation, until);
                     }
-                    long valid = Math.max(0, left);
+                    long valid = Math.max(0, until - System.nanoTime());
                     node.kernelEntryUntil = batch.sentAt() + Math.min(entryNanos, attrNanos);
                     e = new EntryOut(node.nodeid, 0, entryNanos, valid, Attrs.of(a.attr()));
                 }
                 if (!out.add(d.name(), e, d.offset())) {
                     if (node != null) {
+                        // The lease this entry carried is the node's now (returned if this
+                        // forgets it): the entry handed out again must not count it twice.
                         forget(node.nodeid, 1);
                     }
-                    h.keepAttr(cookie, new OpenHandle.AttrBatch(entries.subList(i, entries.size()), batch.sentAt()));
+                    h.keepAttr(cookie, new OpenHandle.AttrBatch(entries.subList(i, entries.size()), batch.sentAt(),
+                            batch.recallEpoch(), node != null || (i == 0 && batch.firstSpent())));
                     return;
                 }
                 cookie = d.offset();
             }
             batch = null;
+        }
+    }
+
+    /** Listing leases of forgotten nodes, returned together (Tunlist) shortly after. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<Message.Unlist> unlisted =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final java.util.concurrent.atomic.AtomicBoolean unlistScheduled = new java.util.concurrent.atomic.AtomicBoolean();
+    /** Files per Tunlist: 12 bytes each, well inside any msize. */
+    private static final int UNLIST_BATCH = 512;
+
+    private void unlisted(long path, int count) {
+        unlisted.add(new Message.Unlist(path, count));
+        if (unlistScheduled.compareAndSet(false, true)) {
+            // A FORGET storm (BATCH_FORGET, memory pressure) becomes a few messages.
+            CompletableFuture.runAsync(this::sendUnlisted,
+                    CompletableFuture.delayedExecutor(20, TimeUnit.MILLISECONDS));
+        }
+    }
+
+    private void sendUnlisted() {
+        unlistScheduled.set(false);
+        List<Message.Unlist> batch = new ArrayList<>();
+        for (Message.Unlist u; (u = unlisted.poll()) != null; ) {
+            batch.add(u);
+            if (batch.size() == UNLIST_BATCH || unlisted.isEmpty()) {
+                rpc.send(new Message.Tunlist(batch), Message.Runlist.class).whenComplete((ok, err) -> {
+                    if (err != null) {
+                        // Lost with the connection (whose leases went with it) or refused: a
+                        // lease the server still holds only costs it a recall now and then.
+                        LOG.log(System.Logger.Level.DEBUG, "Tunlist: " + err);
+                    }
+                });
+                batch = new ArrayList<>();
+            }
         }
     }
 
@@ -861,7 +1096,8 @@ public final class NinepFilesystem implements FuseFilesystem {
         OpenHandle.AttrPrefetch ahead = h.takePrefetch(cookie);
         if (ahead != null) {
             try {
-                return new OpenHandle.AttrBatch(rpc.await(r, ahead.reply()).entries(), ahead.sentAt());
+                return new OpenHandle.AttrBatch(rpc.await(r, ahead.reply()).entries(), ahead.sentAt(),
+                        ahead.recallEpoch(), false);
             } catch (FuseException e) {
                 if (e.errno() == Errno.EINTR) {
                     throw e;
@@ -870,8 +1106,9 @@ public final class NinepFilesystem implements FuseFilesystem {
             }
         }
         long sentAt = System.nanoTime();
+        long recallEpoch = nodes.recallEpoch();
         return new OpenHandle.AttrBatch(rpc.call(r, new Message.Treaddirattr(h.fid, cookie, readdirCount()),
-                Message.Rreaddirattr.class).entries(), sentAt);
+                Message.Rreaddirattr.class).entries(), sentAt, recallEpoch, false);
     }
 
     private List<Dirent> fetch(FuseRequest r, OpenHandle h, long cookie) throws FuseException {
@@ -1015,6 +1252,7 @@ public final class NinepFilesystem implements FuseFilesystem {
             fresh(r, () -> writeXattr(r, node, name, value, flags), node);
         } finally {
             node.xattrsChanged();
+            node.attrsChanged();
         }
     }
 
@@ -1027,6 +1265,7 @@ public final class NinepFilesystem implements FuseFilesystem {
             fresh(r, () -> writeXattr(r, node, name, new byte[0], XATTR_REPLACE), node);
         } finally {
             node.xattrsChanged();
+            node.attrsChanged();
         }
     }
 

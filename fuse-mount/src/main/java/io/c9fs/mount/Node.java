@@ -38,6 +38,11 @@ final class Node {
     /** Kernel references: one per LOOKUP-like reply, returned by FORGET. Guarded by the table lock. */
     long lookups;
     /**
+     * Listing leases this node stands for: Treaddirattr entries flagged LEASED that made or
+     * refreshed it, returned with Tunlist when the node goes. Guarded by the table lock.
+     */
+    int listed;
+    /**
      * Until when (System.nanoTime) the kernel may use the name and attributes of the last entry
      * reply for this node, unless a recall dropped them first. Only ever a hint: a kernel that no
      * longer trusts what it has asks again.
@@ -54,6 +59,30 @@ final class Node {
     /** Names known absent as of one xattr generation, trusted until a deadline (System.nanoTime). */
     private record AbsentXattrs(long generation, long deadline, Set<String> names) {
     }
+
+    /**
+     * Handles of this mount that may change the file (writers: they hold its write lease). While
+     * one is open, {@link #cachedAttrs} is never trusted: its writes move size and times.
+     */
+    final java.util.concurrent.atomic.AtomicInteger writers = new java.util.concurrent.atomic.AtomicInteger();
+    /** Bumped by every recall of the file's data or attributes and by this mount's own changes of them. */
+    private final AtomicLong attrGeneration = new AtomicLong();
+    /** The server's attributes as of {@link #attrGeneration}, see {@link #cachedAttrs}. */
+    private volatile CachedAttrs cached;
+
+    private record CachedAttrs(io.c9fs.transport.proto.Message.Rgetattr attrs, long generation, long names,
+                               long until) {
+    }
+
+    /** Most names {@link #names} keeps of one directory; past it the directory is not known whole. */
+    private static final int MAX_KNOWN_NAMES = 65536;
+    /**
+     * Every name of this directory, when this mount knows them all: it made the directory, the
+     * directory's lease has stood since, and every change of a name since was this mount's own
+     * (an entry recall makes it null). Null when not known. Guarded by this node's monitor, a
+     * leaf: nothing is called under it.
+     */
+    private Set<String> names;
 
     Node(long nodeid, Qid qid, int fid, long parent, String name, long walkedEpoch) {
         this.walkedEpoch = walkedEpoch;
@@ -104,6 +133,70 @@ final class Node {
                 return;
             }
         }
+    }
+
+    /** This mount just made this directory, and nothing has entered it since: every name is known. */
+    synchronized void knowEmpty() {
+        names = new HashSet<>();
+    }
+
+    /** True if this directory is known whole and has no {@code name}: a LOOKUP needs no round trip. */
+    synchronized boolean knownAbsent(String name) {
+        return names != null && !names.contains(name);
+    }
+
+    /** This mount made {@code name} here (create, mkdir, link, rename...). */
+    synchronized void named(String name) {
+        if (names != null) {
+            names.add(name);
+            if (names.size() > MAX_KNOWN_NAMES) {
+                names = null;
+            }
+        }
+    }
+
+    /** This mount removed {@code name} from here. */
+    synchronized void unnamed(String name) {
+        if (names != null) {
+            names.remove(name);
+        }
+    }
+
+    /** A name here changed without this mount knowing how (recall, failed or interrupted change). */
+    synchronized void namesUnknown() {
+        names = null;
+    }
+
+    /** To be read before asking the server for attributes, and handed to {@link #rememberAttrs}. */
+    long attrGeneration() {
+        return attrGeneration.get();
+    }
+
+    /**
+     * The attributes the server last gave, if nothing can have changed them since: no recall of
+     * the file's data or attributes, no change of them through this mount (no writer open, no
+     * setattr, no name of this mount's changed: {@code names} is the mount's count of those),
+     * before {@code now} passes the deadline. Null otherwise.
+     */
+    io.c9fs.transport.proto.Message.Rgetattr cachedAttrs(long now, long names) {
+        CachedAttrs c = cached;
+        return c != null && c.generation == attrGeneration.get() && c.names == names && writers.get() == 0
+                && now - c.until < 0 ? c.attrs : null;
+    }
+
+    /** Keeps attributes asked at {@code generation} and {@code names}, unless something changed since. */
+    void rememberAttrs(io.c9fs.transport.proto.Message.Rgetattr a, long generation, long names, long until) {
+        if (attrGeneration.get() == generation && writers.get() == 0) {
+            // A bump between the check and the store leaves an entry of a stale generation,
+            // which cachedAttrs ignores.
+            cached = new CachedAttrs(a, generation, names, until);
+        }
+    }
+
+    /** The file's data or attributes may have changed: the cached attributes go. */
+    void attrsChanged() {
+        attrGeneration.incrementAndGet();
+        cached = null;
     }
 
     /** The file's xattrs may have changed: forget every absence learnt so far. */

@@ -45,6 +45,14 @@ final class NodeTable {
     private final IntConsumer retire;
     private final Node root;
     private long nextNodeid = ROOT + 1;
+    /** Returns the listing leases of a node that went (qid.path, count); never under the lock. */
+    private volatile java.util.function.BiConsumer<Long, Integer> unlisted = (path, count) -> { };
+    /**
+     * Bumped by every recall of data or attributes and every drop of all caches, before the
+     * kernel is told: a listing read before a bump may carry attributes a recall meant to void,
+     * and whose node did not exist yet to be voided.
+     */
+    private final java.util.concurrent.atomic.AtomicLong recalls = new java.util.concurrent.atomic.AtomicLong();
     /**
      * Bumped by every directory rename, ours or one noticed as a directory found under a new name:
      * fids walked before it may name a path that is gone.
@@ -68,6 +76,34 @@ final class NodeTable {
 
     Node root() {
         return root;
+    }
+
+    /** Where the listing leases of forgotten nodes go (Tunlist). */
+    void onUnlisted(java.util.function.BiConsumer<Long, Integer> unlisted) {
+        this.unlisted = unlisted;
+    }
+
+    /** The recall count (see {@link #recalls}). */
+    long recallEpoch() {
+        return recalls.get();
+    }
+
+    /** A recall of data or attributes is being carried out. */
+    void recalled() {
+        recalls.incrementAndGet();
+    }
+
+    /**
+     * Every cache is being dropped (lease term passed, reconnect): the server may have ended the
+     * listing leases too, so none is returned any more (one it still holds only costs recalls).
+     */
+    void droppedAll() {
+        recalls.incrementAndGet();
+        synchronized (this) {
+            for (Node n : byNodeid.values()) {
+                n.listed = 0;
+            }
+        }
     }
 
     /** The node for a nodeid the kernel sent; ESTALE if the kernel names one it already forgot. */
@@ -148,7 +184,7 @@ final class NodeTable {
      * needs one and walks it from the parent by name ({@link #install}). A known node keeps its fid;
      * a known node without one takes this name as the one to walk.
      */
-    Node linkListed(long parent, String name, Qid qid, long listEpoch) {
+    Node linkListed(long parent, String name, Qid qid, long listEpoch, boolean leased) {
         synchronized (this) {
             Node node = byQidPath.get(qid.path());
             if (node == null) {
@@ -161,6 +197,9 @@ final class NodeTable {
                 node.walkedEpoch = listEpoch;
             }
             node.lookups++;
+            if (leased) {
+                node.listed++;
+            }
             return node;
         }
     }
@@ -211,9 +250,25 @@ final class NodeTable {
         }
     }
 
+    /**
+     * Counts one more leased listing on a node the kernel holds, without a kernel reference (the
+     * entry goes to the kernel without attributes); false if the node went meanwhile.
+     */
+    boolean countListing(Node node) {
+        synchronized (this) {
+            if (byNodeid.get(node.nodeid) != node || node.lookups <= 0) {
+                return false;
+            }
+            node.listed++;
+            return true;
+        }
+    }
+
     /** Returns {@code count} kernel references; at zero the node and its fids go (returns true). */
     boolean forget(long nodeid, long count) {
         int fid;
+        int listed;
+        long path;
         synchronized (this) {
             Node node = byNodeid.get(nodeid);
             if (node == null || node == root) {
@@ -226,9 +281,14 @@ final class NodeTable {
             byNodeid.remove(nodeid);
             byQidPath.remove(node.qidPath, node);
             fid = node.fid;
+            listed = node.listed;
+            path = node.qidPath;
         }
         if (fid != Message.NOFID) {
             clunk.accept(fid);
+        }
+        if (listed > 0) {
+            unlisted.accept(path, listed);
         }
         return true;
     }

@@ -52,13 +52,17 @@ final class OpenHandle {
 
     /**
      * Entries of a Treaddirattr and when it was sent (System.nanoTime): their attributes were
-     * read after that instant, and may be trusted only for so long from it.
+     * read after that instant, and may be trusted only for so long from it. {@code recallEpoch}
+     * is {@link NodeTable#recallEpoch} before it was sent: a recall since may have meant some of
+     * these attributes. {@code firstSpent}: the first entry's listing lease was already counted
+     * on a node (the entry is being handed out again after the kernel's buffer filled).
      */
-    record AttrBatch(List<io.c9fs.transport.proto.Message.AttrDirent> entries, long sentAt) {
+    record AttrBatch(List<io.c9fs.transport.proto.Message.AttrDirent> entries, long sentAt, long recallEpoch,
+                     boolean firstSpent) {
     }
 
     /** A Treaddirattr sent ahead for the cookie {@code cookie}, while the kernel used the last batch. */
-    record AttrPrefetch(long cookie, long sentAt,
+    record AttrPrefetch(long cookie, long sentAt, long recallEpoch,
                         java.util.concurrent.CompletableFuture<io.c9fs.transport.proto.Message.Rreaddirattr> reply) {
     }
 
@@ -67,7 +71,8 @@ final class OpenHandle {
         if (attrBatch == null || offset != attrCookie || attrPos >= attrBatch.entries().size()) {
             return null;
         }
-        return new AttrBatch(attrBatch.entries().subList(attrPos, attrBatch.entries().size()), attrBatch.sentAt());
+        return new AttrBatch(attrBatch.entries().subList(attrPos, attrBatch.entries().size()), attrBatch.sentAt(),
+                attrBatch.recallEpoch(), attrBatch.firstSpent() && attrPos == 0);
     }
 
     /** As {@link #keep}, for the entries of a Treaddirattr. */

@@ -105,34 +105,53 @@ class NodeTableTest {
 
     @Test
     void aListedNodeHasNoFidUntilOneIsWalkedAndCountsItsLookups() throws Exception {
-        Node a = table.linkListed(NodeTable.ROOT, "a", file(7), 0);
+        Node a = table.linkListed(NodeTable.ROOT, "a", file(7), 0, false);
         assertEquals(io.c9fs.transport.proto.Message.NOFID, a.fid);
         assertNull(table.refSamePath(NodeTable.ROOT, "a", 7), "no fid to reuse");
-        assertSame(a, table.linkListed(NodeTable.ROOT, "a", file(7), 0));
+        assertSame(a, table.linkListed(NodeTable.ROOT, "a", file(7), 0, false));
         assertTrue(table.install(a, 5, 0));
         assertEquals(5, a.fid);
         assertFalse(table.install(a, 6, 0), "a second walk loses: its fid is the caller's to clunk");
         assertFalse(table.forget(a.nodeid, 1));
         assertTrue(table.forget(a.nodeid, 1));
         assertEquals(List.of(5), clunked);
-        Node b = table.linkListed(NodeTable.ROOT, "b", file(8), 0);
+        Node b = table.linkListed(NodeTable.ROOT, "b", file(8), 0, false);
         Node walked = table.link(NodeTable.ROOT, "b", file(8), 9, 0);
         assertSame(b, walked);
         assertEquals(9, b.fid, "a LOOKUP's walk gives a listed node its fid");
         assertEquals(List.of(5), clunked);
         assertTrue(retired.isEmpty());
-        Node c = table.linkListed(NodeTable.ROOT, "c", file(10), 0);
+        Node c = table.linkListed(NodeTable.ROOT, "c", file(10), 0, false);
         assertTrue(table.forget(c.nodeid, 1));
         assertEquals(List.of(5), clunked, "no fid, nothing to clunk");
         assertFalse(table.install(c, 11, 0), "forgotten");
         Node known = table.link(NodeTable.ROOT, "k", file(12), 13, 0);
-        assertSame(known, table.linkListed(NodeTable.ROOT, "k2", file(12), 0));
+        assertSame(known, table.linkListed(NodeTable.ROOT, "k2", file(12), 0, false));
         assertEquals(13, known.fid, "a listed name of a node with a fid keeps that fid");
         assertEquals("k", known.name);
-        Node d = table.linkListed(NodeTable.ROOT, "d", file(14), 0);
+        Node d = table.linkListed(NodeTable.ROOT, "d", file(14), 0, false);
         table.clear();
         assertEquals(java.util.Set.of(5, 9, 13), new java.util.HashSet<>(clunked), "no NOFID clunked");
         assertEquals(3, clunked.size());
         assertThrows(FuseException.class, () -> table.get(d.nodeid));
+    }
+
+    @Test
+    void aForgottenNodeReturnsTheListingLeasesItStoodForUnlessAllWereDropped() {
+        List<String> unlisted = new java.util.ArrayList<>();
+        table.onUnlisted((path, count) -> unlisted.add(path + "x" + count));
+        Node a = table.linkListed(NodeTable.ROOT, "a", file(7), 0, true);
+        assertSame(a, table.linkListed(NodeTable.ROOT, "a", file(7), 0, true));
+        table.linkListed(NodeTable.ROOT, "a", file(7), 0, false);
+        assertFalse(table.forget(a.nodeid, 2));
+        assertTrue(unlisted.isEmpty(), "still held by the kernel");
+        assertTrue(table.forget(a.nodeid, 1));
+        assertEquals(List.of("7x2"), unlisted);
+        Node b = table.linkListed(NodeTable.ROOT, "b", file(8), 0, true);
+        long before = table.recallEpoch();
+        table.droppedAll();
+        assertTrue(table.recallEpoch() > before);
+        assertTrue(table.forget(b.nodeid, 1));
+        assertEquals(List.of("7x2"), unlisted, "the server may have ended them: nothing to return");
     }
 }

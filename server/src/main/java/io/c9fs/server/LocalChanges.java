@@ -174,7 +174,13 @@ final class LocalChanges implements AutoCloseable {
             long path = export.qidPath(st);
             FileNode node = export.nodes().peek(path);
             if (node == null) {
-                return; // no fid on the file, so no lease to recall
+                // No fid on the file, so no change of the server's own to tell apart: a client
+                // that knows it from a listing holds its lease, which a local change recalls.
+                if (leases.leased(path)) {
+                    leases.localChange(path, LeaseManager.Kind.DATA, "");
+                    leases.localChange(path, LeaseManager.Kind.ATTR, "");
+                }
+                return;
             }
             // Stat again after taking the node's change count: the first stat, which found the
             // node, may predate a change the server has made since.

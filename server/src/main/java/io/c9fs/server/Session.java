@@ -133,6 +133,11 @@ final class Session {
         return gate.before(this, t);
     }
 
+    /** The lease table, for the requests that take or return leases without a fid (listings). */
+    LeaseManager leases() {
+        return gate.leases();
+    }
+
     /** The recalls of what a request changed, to wait for before it is answered (phase 2). */
     CompletableFuture<Void> after(Changes changes) {
         return gate.after(this, changes);
@@ -157,6 +162,8 @@ final class Session {
             return lease(l);
         } else if (t instanceof Message.Tclient c) {
             return client(c);
+        } else if (t instanceof Message.Tunlist u) {
+            return unlist(u);
         }
         Message r = dialect.isLinux() ? linux.execute(t, ch) : classic.execute(t, ch);
         if (r == null) {
@@ -287,6 +294,16 @@ final class Session {
         int before = f.locks.size();
         f.locks.apply(r);
         gate.locks().heldDelta(f.locks.size() - before);
+    }
+
+    /** Releases a fid that was made but never installed (or already unlinked from the table). */
+    void releaseFid(Fid f) {
+        release(f);
+    }
+
+    /** Removes an installed fid and releases it, as a clunk that commits nothing. */
+    void dropFid(int id) throws ErrnoException {
+        release(unlink(id));
     }
 
     /** Closes what a fid holds: its descriptor (dropping its OFD locks), node and handle. */
@@ -619,6 +636,17 @@ final class Session {
         Fid f = fileFid(t.fid());
         HostStat st = Posix.fstat(f.handle.fd());
         return new Rlease(t.mode(), gate.nextEpoch(), holder.termMs(), export.qid(st, f.node));
+    }
+
+    /** Tunlist: the client forgot files it knew from listings; their listing leases end. */
+    private Message unlist(Message.Tunlist t) throws ErrnoException {
+        if (holder == null) {
+            throw new ErrnoException(Errno.EOPNOTSUPP, "listing leases need 9P2000.L.c9");
+        }
+        for (Message.Unlist u : t.entries()) {
+            gate.leases().unlist(holder, u.path(), u.count());
+        }
+        return new Message.Runlist();
     }
 
     /**

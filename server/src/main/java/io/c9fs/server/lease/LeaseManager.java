@@ -105,13 +105,17 @@ public final class LeaseManager {
         final Set<Long> outstanding = new HashSet<>();
     }
 
-    /** One holder's lease on one file: fids on it, and the mode it asked for with Tlease. */
+    /**
+     * One holder's lease on one file: fids on it, listings that named it (Treaddirattr, until
+     * Tunlist), and the mode it asked for with Tlease.
+     */
     private static final class Lease {
         int refs;
+        int listed;
         int explicit;
 
         boolean unused() {
-            return refs == 0 && explicit == NONE;
+            return refs == 0 && listed == 0 && explicit == NONE;
         }
     }
 
@@ -192,6 +196,36 @@ public final class LeaseManager {
         if (s != null && !s.vanished) {
             leases.computeIfAbsent(path, p -> new HashMap<>()).computeIfAbsent(h, k -> new Lease()).refs++;
         }
+    }
+
+    /**
+     * {@code h} was sent the attributes of {@code path} in a listing (Treaddirattr): one more
+     * listing reference, an implicit read lease like a fid's, until {@link #unlist}. False, and
+     * nothing taken, when {@code h} could not hold it (vanished, unknown, or fenced there: a
+     * fenced holder gets no recalls of the file, so it must not trust what it was sent).
+     */
+    public synchronized boolean list(Holder h, long path) {
+        HolderState s = holders.get(h);
+        if (s == null || s.vanished || s.fenced.contains(path)) {
+            return false;
+        }
+        leases.computeIfAbsent(path, p -> new HashMap<>()).computeIfAbsent(h, k -> new Lease()).listed++;
+        return true;
+    }
+
+    /** {@code h} forgot {@code count} listings of {@code path} (Tunlist); never below none. */
+    public synchronized void unlist(Holder h, long path, int count) {
+        Map<Holder, Lease> m = leases.get(path);
+        Lease l = m == null ? null : m.get(h);
+        if (l != null && count > 0) {
+            l.listed = Math.max(0, l.listed - count);
+            dropIfUnused(m, h, l, path);
+        }
+    }
+
+    /** True if some holder has a lease of any mode on {@code path}. */
+    public synchronized boolean leased(long path) {
+        return leases.containsKey(path);
     }
 
     /** {@code h} let go of a fid on {@code path} (clunk, remove, a walk or create moving the fid). */
@@ -465,7 +499,7 @@ public final class LeaseManager {
         if (s == null || s.fenced.contains(path)) {
             return NONE;
         }
-        return Math.max(l.explicit, l.refs > 0 ? READ : NONE);
+        return Math.max(l.explicit, l.refs > 0 || l.listed > 0 ? READ : NONE);
     }
 
     private void dropIfUnused(Map<Holder, Lease> m, Holder h, Lease l, long path) {
@@ -495,9 +529,10 @@ public final class LeaseManager {
             s.vanished = true;
             for (Map<Holder, Lease> m : leases.values()) {
                 Lease l = m.get(h);
-                if (l != null && l.refs > 0) {
+                if (l != null && (l.refs > 0 || l.listed > 0)) {
                     l.explicit = Math.max(l.explicit, READ);
                     l.refs = 0;
+                    l.listed = 0;
                 }
             }
             // Its mount already came back on another connection (the old socket's end was

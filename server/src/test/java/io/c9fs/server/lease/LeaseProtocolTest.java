@@ -406,6 +406,60 @@ class LeaseProtocolTest {
     }
 
     /** "kind path name" of each recall. */
+    /**
+     * A file known only from a Treaddirattr listing is leased (flag LEASED) until Tunlist: another
+     * client's chmod and a process on the server machine are recalled to the lister as attr, and
+     * after Tunlist nothing is.
+     */
+    @Test
+    void listedFilesAreLeasedUntilUnlisted() throws Exception {
+        try (ServedExport x = ServedExport.start()) {
+            Files.createDirectory(x.dir.resolve("d"));
+            Files.writeString(x.dir.resolve("d/f"), "hello");
+            Conn a = conn(x, C9);
+            Conn b = conn(x, C9);
+            try (Leaseholder ha = Leaseholder.listen(a.c(), true)) {
+                int dir = a.walk("d");
+                a.c().call(new Message.Tlopen(dir, 0), Message.Rlopen.class);
+                List<Message.AttrDirent> listed = a.c().call(new Message.Treaddirattr(dir, 0, 8192),
+                        Message.Rreaddirattr.class).entries();
+                Message.AttrDirent f = listed.stream().filter(e -> e.dirent().name().equals("f")).findFirst()
+                        .orElseThrow();
+                assertTrue((f.flags() & Message.AttrDirent.LEASED) != 0, "f is leased");
+                for (Message.AttrDirent e : listed) {
+                    if (e.dirent().name().startsWith(".")) {
+                        assertEquals(0, e.flags() & Message.AttrDirent.LEASED, ". and .. are not");
+                    }
+                }
+                long path = f.attr().qid().path();
+                int bf = b.walk("d", "f");
+                b.c().call(new Message.Tsetattr(bf, Message.Tsetattr.MODE, 0600, 0, 0, 0, 0, 0, 0, 0),
+                        Message.Rsetattr.class);
+                Leaseholder.Arrived got = ha.poll(5000);
+                assertNotNull(got, "the chmod was recalled from the lister");
+                assertEquals(path, got.recall().path());
+                assertEquals(Recall.ATTR, got.recall().kind());
+                // A process on the server machine: recalled too, though no fid holds the file.
+                Files.writeString(x.dir.resolve("d/f"), "local change");
+                boolean local = false;
+                for (Leaseholder.Arrived r; !local && (r = ha.poll(5000)) != null; ) {
+                    local = r.recall().path() == path;
+                }
+                assertTrue(local, "the local change was recalled from the lister");
+                // The write comes as several inotify events, each recalled: let them pass.
+                while (ha.poll(700) != null) {
+                    continue;
+                }
+                a.c().call(new Message.Tunlist(List.of(new Message.Unlist(path, 1))), Message.Runlist.class);
+                b.c().call(new Message.Tsetattr(bf, Message.Tsetattr.MODE, 0644, 0, 0, 0, 0, 0, 0, 0),
+                        Message.Rsetattr.class);
+                for (Leaseholder.Arrived r; (r = ha.poll(1000)) != null; ) {
+                    assertTrue(r.recall().path() != path, "no recall of f after Tunlist: " + r.recall());
+                }
+            }
+        }
+    }
+
     static Set<String> kinds(List<Leaseholder.Arrived> got) {
         return got.stream().map(a -> a.recall().kind() + " " + a.recall().path() + " " + a.recall().name())
                 .collect(Collectors.toCollection(java.util.TreeSet::new));

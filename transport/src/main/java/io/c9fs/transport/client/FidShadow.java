@@ -14,7 +14,7 @@ import java.util.Map;
  * stale), whether and how it is open, its write lease and the POSIX locks taken through it.
  *
  * <p>It learns all of this from the requests that succeed ({@link #answered}): Tattach, Twalk,
- * Tlopen, Tlcreate, Trename, Trenameat, Tlease, Tlock; Tclunk and Tremove forget. A fid it
+ * Tlopen, Tlcreate, Tlcreateattr, Trename, Trenameat, Tlease, Tlock; Tclunk and Tremove forget. A fid it
  * cannot re-create by walking (an xattr fid) is marked as such and becomes stale at the next
  * reconnect.
  *
@@ -131,6 +131,20 @@ public final class FidShadow {
                 e.qidPath = r.qid().path();
                 e.openFlags = c.flags();
             }
+        } else if (request instanceof Message.Tlcreateattr c && reply instanceof Message.Rlcreateattr r) {
+            Entry d = fids.get(c.dfid());
+            if (d == null) {
+                return;
+            }
+            for (int id : new int[] {c.fid(), c.nodefid()}) {
+                Entry e = new Entry(id);
+                e.root = d.root;
+                e.path = append(d.path, c.name());
+                e.qidPath = r.qid().path();
+                e.walkable = d.walkable && d.path != null;
+                fids.put(id, e);
+            }
+            fids.get(c.fid()).openFlags = c.flags();
         } else if (request instanceof Message.Trename rn) {
             Entry e = fids.get(rn.fid());
             Entry d = fids.get(rn.dfid());

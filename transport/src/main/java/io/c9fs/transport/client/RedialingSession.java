@@ -406,6 +406,7 @@ public final class RedialingSession implements NinepSession {
         if (m instanceof Message.Tremove r) return new int[] {r.fid()};
         if (m instanceof Message.Tlopen o) return new int[] {o.fid()};
         if (m instanceof Message.Tlcreate c) return new int[] {c.fid()};
+        if (m instanceof Message.Tlcreateattr c) return new int[] {c.dfid()};
         if (m instanceof Message.Tsetattr s) return new int[] {s.fid()};
         if (m instanceof Message.Treaddir r) return new int[] {r.fid()};
         if (m instanceof Message.Treaddirattr r) return new int[] {r.fid()};

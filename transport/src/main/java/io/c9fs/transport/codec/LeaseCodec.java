@@ -19,7 +19,7 @@ import java.util.List;
 
 /**
  * 9P2000.L.c9: every message of 9P2000.L, plus the lease messages of docs/protocol.md (types
- * 200..205), Treaddirattr/Rreaddirattr (206, 207) and the client identity (210, 211). Only a
+ * 200..205), Treaddirattr/Rreaddirattr (206, 207), Tlcreateattr/Rlcreateattr (208, 209), the client identity (210, 211) and Tunlist/Runlist (212, 213). Only a
  * connection whose Tversion agreed on "9P2000.L.c9" uses this codec, so a plain 9P2000.L peer
  * never sees these types.
  */
@@ -36,7 +36,7 @@ final class LeaseCodec extends Codec {
 
     @Override
     public boolean carries(int type) {
-        return linux.carries(type) || (type >= 200 && type <= 207) || type == 210 || type == 211;
+        return linux.carries(type) || (type >= 200 && type <= 213);
     }
 
     @Override
@@ -96,19 +96,23 @@ final class LeaseCodec extends Codec {
                     WireWriter.u8(out, d.type(), "dirent type");
                     WireWriter.string(out, d.name());
                     WireWriter.u8(out, e.flags(), "dirent flags");
-                    Rgetattr a = e.attr();
-                    out.writeLongLE(a.valid());
-                    WireWriter.qid(out, a.qid());
-                    out.writeIntLE(a.mode()).writeIntLE(a.uid()).writeIntLE(a.gid())
-                            .writeLongLE(a.nlink()).writeLongLE(a.rdev()).writeLongLE(a.size())
-                            .writeLongLE(a.blksize()).writeLongLE(a.blocks())
-                            .writeLongLE(a.atimeSec()).writeLongLE(a.atimeNsec())
-                            .writeLongLE(a.mtimeSec()).writeLongLE(a.mtimeNsec())
-                            .writeLongLE(a.ctimeSec()).writeLongLE(a.ctimeNsec())
-                            .writeLongLE(a.btimeSec()).writeLongLE(a.btimeNsec())
-                            .writeLongLE(a.gen()).writeLongLE(a.dataVersion());
+                    attr(out, e.attr());
                 }
                 out.setIntLE(countAt, out.writerIndex() - countAt - 4);
+                return true;
+            }
+            case 208: {
+                Message.Tlcreateattr t = (Message.Tlcreateattr) m;
+                out.writeIntLE(t.dfid()).writeIntLE(t.fid()).writeIntLE(t.nodefid());
+                WireWriter.string(out, t.name());
+                out.writeIntLE(t.flags()).writeIntLE(t.mode()).writeIntLE(t.gid());
+                return true;
+            }
+            case 209: {
+                Message.Rlcreateattr r = (Message.Rlcreateattr) m;
+                WireWriter.qid(out, r.qid());
+                out.writeIntLE(r.iounit());
+                attr(out, r.attr());
                 return true;
             }
             case 210: {
@@ -118,6 +122,19 @@ final class LeaseCodec extends Codec {
             }
             case 211:
                 out.writeIntLE(((Rclient) m).settled());
+                return true;
+            case 212: {
+                List<Message.Unlist> es = ((Message.Tunlist) m).entries();
+                if (es.size() > 0xFFFF) {
+                    throw new IllegalArgumentException("more than 65535 files in one Tunlist");
+                }
+                out.writeShortLE(es.size());
+                for (Message.Unlist u : es) {
+                    out.writeLongLE(u.path()).writeIntLE(u.count());
+                }
+                return true;
+            }
+            case 213:
                 return true;
             default:
                 return linux.encodeOwn(m, out);
@@ -156,10 +173,28 @@ final class LeaseCodec extends Codec {
                 return new Message.Treaddirattr(r.u32("fid"), r.u64("offset"), r.u32("count"));
             case 207:
                 return readdirattr(r);
+            case 208:
+                return new Message.Tlcreateattr(r.u32("dfid"), r.u32("fid"), r.u32("nodefid"), r.string("name"),
+                        r.u32("flags"), r.u32("mode"), r.u32("gid"));
+            case 209:
+                return new Message.Rlcreateattr(r.qid("qid"), r.u32("iounit"), attr(r));
             case 210:
                 return new Tclient(r.u64("token"), r.u64("token"));
             case 211:
                 return new Rclient(r.u32("settled"));
+            case 212: {
+                int n = r.u16("nfile");
+                if ((long) n * Message.Unlist.SIZE > r.remaining()) {
+                    throw new ProtocolException("Tunlist: " + n + " files cannot fit in " + r.remaining() + " bytes");
+                }
+                List<Message.Unlist> es = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    es.add(new Message.Unlist(r.u64("path"), r.u32("count")));
+                }
+                return new Message.Tunlist(es);
+            }
+            case 213:
+                return new Message.Runlist();
             default:
                 return linux.decodeOwn(type, r);
         }
@@ -176,13 +211,30 @@ final class LeaseCodec extends Codec {
         while (r.remaining() > 0) {
             Dirent d = new Dirent(r.qid("qid"), r.u64("offset"), r.u8("type"), r.string("name"));
             int flags = r.u8("flags");
-            Rgetattr a = new Rgetattr(r.u64("valid"), r.qid("qid"), r.u32("mode"), r.u32("uid"),
-                    r.u32("gid"), r.u64("nlink"), r.u64("rdev"), r.u64("size"), r.u64("blksize"),
-                    r.u64("blocks"), r.u64("atime_sec"), r.u64("atime_nsec"), r.u64("mtime_sec"),
-                    r.u64("mtime_nsec"), r.u64("ctime_sec"), r.u64("ctime_nsec"), r.u64("btime_sec"),
-                    r.u64("btime_nsec"), r.u64("gen"), r.u64("data_version"));
-            entries.add(new Message.AttrDirent(d, flags, a));
+            entries.add(new Message.AttrDirent(d, flags, attr(r)));
         }
         return new Message.Rreaddirattr(entries);
+    }
+
+    /** The body of an Rgetattr (valid..data_version), as Rreaddirattr and Rlcreateattr carry it. */
+    private static Rgetattr attr(WireReader r) {
+        return new Rgetattr(r.u64("valid"), r.qid("qid"), r.u32("mode"), r.u32("uid"),
+                r.u32("gid"), r.u64("nlink"), r.u64("rdev"), r.u64("size"), r.u64("blksize"),
+                r.u64("blocks"), r.u64("atime_sec"), r.u64("atime_nsec"), r.u64("mtime_sec"),
+                r.u64("mtime_nsec"), r.u64("ctime_sec"), r.u64("ctime_nsec"), r.u64("btime_sec"),
+                r.u64("btime_nsec"), r.u64("gen"), r.u64("data_version"));
+    }
+
+    private static void attr(ByteBuf out, Rgetattr a) {
+        out.writeLongLE(a.valid());
+        WireWriter.qid(out, a.qid());
+        out.writeIntLE(a.mode()).writeIntLE(a.uid()).writeIntLE(a.gid())
+                .writeLongLE(a.nlink()).writeLongLE(a.rdev()).writeLongLE(a.size())
+                .writeLongLE(a.blksize()).writeLongLE(a.blocks())
+                .writeLongLE(a.atimeSec()).writeLongLE(a.atimeNsec())
+                .writeLongLE(a.mtimeSec()).writeLongLE(a.mtimeNsec())
+                .writeLongLE(a.ctimeSec()).writeLongLE(a.ctimeNsec())
+                .writeLongLE(a.btimeSec()).writeLongLE(a.btimeNsec())
+                .writeLongLE(a.gen()).writeLongLE(a.dataVersion());
     }
 }

@@ -27,7 +27,8 @@ final class MessageTypes {
         }
         Object[][] lease = {{200, "Tlease"}, {201, "Rlease"}, {202, "Tcallback"}, {203, "Rcallback"},
             {204, "Trecalled"}, {205, "Rrecalled"}, {206, "Treaddirattr"}, {207, "Rreaddirattr"},
-            {210, "Tclient"}, {211, "Rclient"}};
+            {208, "Tlcreateattr"}, {209, "Rlcreateattr"},
+            {210, "Tclient"}, {211, "Rclient"}, {212, "Tunlist"}, {213, "Runlist"}};
         for (Object[] e : lease) {
             NAMES[(Integer) e[0]] = (String) e[1];
         }

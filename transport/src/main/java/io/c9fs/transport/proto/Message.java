@@ -444,10 +444,53 @@ public sealed interface Message {
         public static final int HAS_ACL_ACCESS = 0x1;
         /** The file (a directory) has a system.posix_acl_default xattr. */
         public static final int HAS_ACL_DEFAULT = 0x2;
+        /**
+         * The server took a read lease on the file for this listing (one more listing reference,
+         * returned with {@link Tunlist}): its attributes are recalled like a walked file's.
+         */
+        public static final int LEASED = 0x4;
         /** qid[13] offset[8] type[1] name-length[2] flags[1] valid[8] qid[13] mode..data_version[132]. */
         public static final int FIXED = 13 + 8 + 1 + 2 + 1 + 8 + 13 + 4 * 3 + 8 * 15;
         public AttrDirent { Objects.requireNonNull(dirent); Objects.requireNonNull(attr); }
         public int encodedSize() { return FIXED + Strings.utf8Length(dirent.name()); }
+    }
+
+    /**
+     * Creates {@code name} in the directory {@code dfid} and opens it with Linux {@code flags}, as
+     * a Twalk of {@code dfid} to {@code fid} followed by Tlcreate on {@code fid} would; in the same
+     * exchange walks {@code nodefid} (not opened) to the new file and answers its attributes, as a
+     * Twalk and a Tgetattr would. Neither fid exists if it fails. 9P2000.L.c9 only
+     * (docs/protocol.md, "Tlcreateattr").
+     */
+    record Tlcreateattr(int dfid, int fid, int nodefid, String name, int flags, int mode, int gid)
+            implements Message {
+        public Tlcreateattr { Objects.requireNonNull(name); }
+        public int type() { return 208; }
+    }
+
+    /** The new file's qid and iounit (as Rlcreate) and its attributes (the body of an Rgetattr, BASIC). */
+    record Rlcreateattr(Qid qid, int iounit, Rgetattr attr) implements Message {
+        public Rlcreateattr { Objects.requireNonNull(qid); Objects.requireNonNull(attr); }
+        public int type() { return 209; }
+    }
+
+    /**
+     * Returns listing leases: for each file, {@code count} of the listings (Treaddirattr entries
+     * flagged {@link AttrDirent#LEASED}) that named it. 9P2000.L.c9 only (docs/protocol.md,
+     * "Listing leases").
+     */
+    record Tunlist(List<Unlist> entries) implements Message {
+        public Tunlist { entries = List.copyOf(entries); }
+        public int type() { return 212; }
+    }
+
+    record Runlist() implements Message {
+        public int type() { return 213; }
+    }
+
+    /** One file of a Tunlist: path[8] count[4]. */
+    record Unlist(long path, int count) {
+        public static final int SIZE = 12;
     }
 
     /**

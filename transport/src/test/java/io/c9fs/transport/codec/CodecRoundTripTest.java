@@ -94,7 +94,7 @@ class CodecRoundTripTest {
         Set<String> leases = names(Dialect.P9P2000_L_C9);
         assertTrue(leases.containsAll(linux));
         assertEquals(Set.of("Tlease", "Rlease", "Tcallback", "Rcallback", "Trecalled", "Rrecalled",
-                        "Treaddirattr", "Rreaddirattr", "Tclient", "Rclient"),
+                        "Treaddirattr", "Rreaddirattr", "Tlcreateattr", "Rlcreateattr", "Tclient", "Rclient", "Tunlist", "Runlist"),
                 leases.stream().filter(n -> !linux.contains(n)).collect(Collectors.toSet()));
     }
 

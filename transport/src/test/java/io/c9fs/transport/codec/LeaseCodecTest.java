@@ -1,6 +1,7 @@
 package io.c9fs.transport.codec;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -111,6 +112,43 @@ class LeaseCodecTest {
         assertEquals(4, back.tag());
         assertEquals(new Message.Rreaddirattr(entries), back.message());
         out.release();
+    }
+
+    @Test
+    void tlcreateattrBytes() {
+        // dfid[4] fid[4] nodefid[4] name[s] flags[4] mode[4] gid[4]
+        assertEquals("22000000" + "d0" + "0300" + "01000000" + "0a000000" + "0b000000" + "0100" + "66"
+                        + "c1000000" + "a4010000" + "e8030000",
+                hex(new Fcall(3, new Message.Tlcreateattr(1, 10, 11, "f", 0301, 0644, 1000))));
+    }
+
+    @Test
+    void rlcreateattrRoundTripsWithTheDocumentedSize() {
+        Qid q = new Qid(0, 7, 42);
+        Message.Rlcreateattr r = new Message.Rlcreateattr(q, 8192, attrs(q, 0100644, 0));
+        ByteBuf out = Unpooled.buffer();
+        C9.encode(new Fcall(4, r), out);
+        // size[4] type[1] tag[2] qid[13] iounit[4] attr[153]
+        assertEquals(4 + 1 + 2 + 13 + 4 + 153, out.readableBytes());
+        assertEquals(209, out.getUnsignedByte(4));
+        Fcall back = C9.decode(out);
+        assertEquals(r, back.message());
+        out.release();
+    }
+
+    @Test
+    void tunlistBytes() {
+        // nfile[2] then path[8] count[4] each
+        assertEquals("21000000" + "d4" + "0500" + "0200" + "2a00000000000000" + "01000000"
+                        + "2b00000000000000" + "03000000",
+                hex(new Fcall(5, new Message.Tunlist(List.of(new Message.Unlist(42, 1), new Message.Unlist(43, 3))))));
+    }
+
+    @Test
+    void lcreateattrIsNotPlain9P2000L() {
+        assertFalse(Codec.of(Dialect.P9P2000_L).carries(208));
+        assertFalse(Codec.of(Dialect.P9P2000_L).carries(209));
+        assertFalse(Codec.of(Dialect.P9P2000_L).carries(212));
     }
 
     @Test

@@ -103,6 +103,12 @@ public final class RandomMessages {
         if (t == Qid.class) {
             return qid(r);
         }
+        if (t == Message.Rgetattr.class) {
+            return new Message.Rgetattr(r.nextLong(), qid(r), anyInt(r), anyInt(r), anyInt(r),
+                    r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(),
+                    r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(),
+                    r.nextLong(), r.nextLong(), r.nextLong());
+        }
         if (t == Stat.class) {
             return stat(d, r);
         }
@@ -129,6 +135,8 @@ public final class RandomMessages {
                             r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(),
                             r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(),
                             r.nextLong(), r.nextLong(), r.nextLong())));
+                } else if (el == Message.Unlist.class) {
+                    list.add(new Message.Unlist(r.nextLong(), anyInt(r)));
                 } else if (el == Message.Recall.class) {
                     list.add(new Message.Recall(r.nextLong(), r.nextInt(0x100), r.nextLong(), r.nextLong(),
                             r.nextLong(), r.nextBoolean() ? "" : string(r)));
