@@ -147,9 +147,10 @@ public final class ServerStats {
         return locks.graceRefusals();
     }
 
-    /** Milliseconds of grace left (0 once over). */
+    /** Milliseconds of grace left, rounded up: 0 only once it is over (locks are granted again). */
     public long graceLeftMillis() {
-        return TimeUnit.NANOSECONDS.toMillis(locks.graceLeftNanos());
+        long nanos = locks.graceLeftNanos();
+        return nanos == 0 ? 0 : TimeUnit.NANOSECONDS.toMillis(nanos - 1) + 1;
     }
 
     /** The export's disk is full (an ENOSPC episode is on). */
