@@ -114,7 +114,9 @@ class StalledClientTest {
                         + ", stalls " + e.server.stats().stalls());
                 assertTrue(answered < 4000, "replies kept piling up: " + answered);
                 assertTrue(inFlight <= 256, "in flight beyond the limit: " + inFlight);
-                assertEquals(inFlightLimit, e.server.stats().stalls() > 0);
+                if (inFlightLimit) {
+                    assertTrue(e.server.stats().stalls() > 0);
+                }
 
                 // Reading the replies lets everything through, in order.
                 for (int i = 0; i < n; i++) {
