@@ -115,6 +115,11 @@ final class ConnectionService implements NinepHandler {
         }
 
         @Override
+        public boolean repliesInTransit() {
+            return conn.repliesInTransit();
+        }
+
+        @Override
         public void reading(boolean on) {
             conn.pauseReading(!on);
         }

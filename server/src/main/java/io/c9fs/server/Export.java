@@ -26,12 +26,38 @@ public final class Export {
     private final long rootDevMix;
     private final boolean readOnly;
     private final NodeTable nodes = new NodeTable();
+    /** The export's file system keeps inodes in memory: stat of a held file never waits for I/O. */
+    private final boolean localDisk;
+
+    /**
+     * statfs f_type of the file systems whose getattr answers from the in-memory inode: ext2/3/4,
+     * xfs, btrfs, tmpfs, f2fs, zfs, overlayfs (over those). Network and FUSE file systems may
+     * revalidate with their server on a stat.
+     */
+    private static final java.util.Set<Long> LOCAL_DISK_TYPES = java.util.Set.of(0xEF53L, 0x58465342L,
+            0x9123683EL, 0x01021994L, 0xF2F52010L, 0x2FC12FC1L, 0x794C7630L);
 
     private Export(Path dir, PathHandle root, boolean readOnly) {
         this.dir = dir;
         this.root = root;
         this.rootDevMix = mix(root.stat().dev());
         this.readOnly = readOnly;
+        boolean local;
+        try {
+            local = LOCAL_DISK_TYPES.contains(Posix.fstatfs(root.fd()).getLong(0) & 0xFFFFFFFFL);
+        } catch (ErrnoException e) {
+            local = false;
+        }
+        this.localDisk = local;
+    }
+
+    /**
+     * True if a stat of {@code h} is answered from memory, so an event loop may make it: the
+     * export is on a local disk file system and {@code h} is on that same file system (not on a
+     * network file system mounted somewhere beneath the export).
+     */
+    public boolean statNeverWaits(PathHandle h) {
+        return localDisk && h.stat().dev() == root.stat().dev();
     }
 
     /** Opens {@code dir} (which must be a directory) as the root of an export. */

@@ -56,6 +56,7 @@ public final class Posix {
         int utimensat(int dirfd, String path, @In ByteBuffer times, int flags);
         int truncate(String path, long length);
         long pread(int fd, @Out ByteBuffer buf, long count, long offset);
+        long preadv2(int fd, @In long[] iov, int iovcnt, long offset, int flags);
         long pwrite(int fd, @In ByteBuffer buf, long count, long offset);
         int fsync(int fd);
         int fdatasync(int fd);
@@ -246,6 +247,22 @@ public final class Posix {
     /** pread into {@code dst} from its position; returns the count (0 at end of file). */
     public static int pread(int fd, ByteBuffer dst, long offset) throws ErrnoException {
         return (int) check(LIBC.pread(fd, dst, dst.remaining(), offset), "pread");
+    }
+
+    /** preadv2 flag: fail with EAGAIN rather than wait for the disk (Linux 4.14, buffered reads). */
+    private static final int RWF_NOWAIT = 0x08;
+
+    /**
+     * Reads {@code count} bytes at {@code offset} into native memory at {@code address} only if the
+     * page cache holds them now (preadv2 RWF_NOWAIT): the count read, which is short when part of
+     * the range is not cached or the file ends; -1 when nothing could be read without waiting, or
+     * when the file system or kernel does not support it. Never blocks on the disk, so an event
+     * loop may call it. Any error is -1 too: a caller that gets -1 reads the blocking way, which
+     * reports the error.
+     */
+    public static int preadCached(int fd, long address, int count, long offset) {
+        long r = LIBC.preadv2(fd, new long[] {address, count}, 1, offset, RWF_NOWAIT);
+        return r < 0 ? -1 : (int) r;
     }
 
     public static int pwrite(int fd, ByteBuffer src, long offset) throws ErrnoException {

@@ -33,7 +33,9 @@ import java.util.logging.Logger;
  * sees a descriptor closed under it.
  *
  * <p>Threading: {@link #submit}, {@link #flush} and {@link #close} are called on the connection's
- * event loop; requests run on worker threads; the state below is guarded by this queue's
+ * event loop; requests run on worker threads, except those {@link Session#tryInline} can answer
+ * without waiting for I/O (a cached small Tread, a Tgetattr), which {@link #submit} runs on the
+ * event loop when nothing of their fid is queued: two thread hand-offs fewer per request; the state below is guarded by this queue's
  * monitor, which is never held while a request runs or a reply is sent (lock order: queue, then
  * nothing).
  */
@@ -47,6 +49,9 @@ final class RequestQueue {
         void error(int tag, int errno);
 
         void reading(boolean on);
+
+        /** A reply handed over by a worker may not be written yet: one sent now could overtake it. */
+        boolean repliesInTransit();
 
         /**
          * Sends Rflush behind every reply already handed to the connection, even one handed over
@@ -120,16 +125,30 @@ final class RequestQueue {
                 waiting.add(r);
             }
         }
-        if (start) {
-            try {
-                workers.execute(() -> drain(fid, r));
-            } catch (RejectedExecutionException e) {
-                // The server is shutting down: the request dies with it.
-                synchronized (this) {
-                    byFid.remove(fid);
+        if (start && Session.inlineCandidate(message) && !sink.repliesInTransit()) {
+            // On the event loop, as far as it goes without waiting for the disk (Session#tryInline);
+            // a request that cannot be answered here continues on a worker from where it stopped.
+            // Not while a worker's reply is on its way to the socket: this one would overtake it.
+            if (run(fid, r, true)) {
+                Request n = next(fid);
+                if (n != null) {
+                    drainOnWorker(fid, n);
                 }
-                finish(r, null, Errno.EIO);
             }
+        } else if (start) {
+            drainOnWorker(fid, r);
+        }
+    }
+
+    private void drainOnWorker(int fid, Request r) {
+        try {
+            workers.execute(() -> drain(fid, r));
+        } catch (RejectedExecutionException e) {
+            // The server is shutting down: the request dies with it.
+            synchronized (this) {
+                byFid.remove(fid);
+            }
+            finish(r, null, Errno.EIO);
         }
     }
 
@@ -171,7 +190,7 @@ final class RequestQueue {
     private void drain(int fid, Request first) {
         Request r = first;
         while (r != null) {
-            if (!run(fid, r)) {
+            if (!run(fid, r, false)) {
                 return;
             }
             r = next(fid);
@@ -189,8 +208,11 @@ final class RequestQueue {
         }
     }
 
-    /** Starts {@code r}; false if it went to wait for recalls (its continuation drains the fid on). */
-    private boolean run(int fid, Request r) {
+    /**
+     * Starts {@code r}; false if it went to wait for recalls or, {@code onLoop}, for a worker (its
+     * continuation drains the fid on).
+     */
+    private boolean run(int fid, Request r, boolean onLoop) {
         boolean resume;
         synchronized (this) {
             if (!r.cancelled) {
@@ -207,13 +229,21 @@ final class RequestQueue {
             }
             return true;
         }
-        return proceed(fid, r);
+        return proceed(fid, r, onLoop);
     }
 
-    /** Runs the stages of {@code r} until it is answered (true) or has to wait (false). */
-    private boolean proceed(int fid, Request r) {
+    /**
+     * Runs the stages of {@code r} until it is answered (true) or has to wait (false). {@code onLoop}:
+     * on the event loop, where it is applied only if {@link Session#tryInline} can; otherwise it
+     * goes on on a worker.
+     */
+    private boolean proceed(int fid, Request r, boolean onLoop) {
         while (r.stage != Stage.DONE) {
-            CompletableFuture<Void> wait = step(r);
+            CompletableFuture<Void> wait = onLoop && r.stage == Stage.APPLY ? applyInline(r) : step(r);
+            if (wait == ON_WORKER) {
+                resume(fid, r);
+                return false;
+            }
             if (wait != null && !wait.isDone()) {
                 wait.whenComplete((v, e) -> resume(fid, r));
                 return false;
@@ -230,7 +260,7 @@ final class RequestQueue {
     /** Continues {@code r} on a worker: never on the thread that acknowledged or expired a recall. */
     private void resume(int fid, Request r) {
         Runnable go = () -> {
-            if (proceed(fid, r)) {
+            if (proceed(fid, r, false)) {
                 Request n = next(fid);
                 if (n != null) {
                     drain(fid, n);
@@ -243,6 +273,21 @@ final class RequestQueue {
             // Shutting down: finish here rather than leave the tag unanswered.
             go.run();
         }
+    }
+
+    /** What {@link #applyInline} returns when the request must be applied on a worker. */
+    private static final CompletableFuture<Void> ON_WORKER = new CompletableFuture<>();
+
+    /** The APPLY stage on the event loop: {@link #ON_WORKER} (stage unchanged) if it cannot be done there. */
+    private CompletableFuture<Void> applyInline(Request r) {
+        Message answer = session.tryInline(r.message, r.changes);
+        if (answer == null) {
+            return ON_WORKER;
+        }
+        r.message.release();
+        r.answer = answer;
+        r.stage = Stage.AFTER;
+        return session.after(r.changes);
     }
 
     /** Does the next stage of {@code r}; returns what it must wait for before the one after, or null. */

@@ -118,6 +118,64 @@ final class Session {
         return LinuxOps.primaryFid(m, ClassicOps.primaryFid(m));
     }
 
+    /**
+     * The largest Tread {@link #tryInline} serves on the event loop: a random read (a page fault,
+     * a database's block) is served there, a bulk read whose copy would hold the loop from the
+     * connection's other requests goes to a worker.
+     */
+    static final int INLINE_READ_MAX = 128 * 1024;
+
+    /** Whether {@link #tryInline} may answer {@code t}; checked before the request is queued. */
+    static boolean inlineCandidate(Message t) {
+        return (t instanceof Tread r && r.count() > 0 && r.count() <= INLINE_READ_MAX)
+                || t instanceof Message.Tgetattr;
+    }
+
+    /**
+     * Answers {@code t} on the calling thread, the connection's event loop, if that cannot wait for
+     * the disk: a Tread of a regular file whose bytes the host's page cache holds in full
+     * (preadv2 RWF_NOWAIT), or a Tgetattr on a local disk file system. Saves the two thread hand-offs of a worker (loop to worker, worker
+     * back to the loop), which cost more than the read itself on a small machine. Null when the
+     * request must run on a worker as usual: not cached, short (end of file), not a plain file
+     * read, or any error (the worker, doing it again, reports it). Called only when no other request of the
+     * fid is queued or running, like {@link #execute}.
+     */
+    Message tryInline(Message t, Changes ch) {
+        if (t instanceof Message.Tgetattr g) {
+            // An fstat of the fid's O_PATH descriptor: the inode is held, so on a local disk file
+            // system nothing is read.
+            Fid f = peekFid(g.fid());
+            if (f == null || f.kind != Fid.Kind.FILE || f.handle == null || !dialect.isLinux()
+                    || !export.statNeverWaits(f.handle)) {
+                return null;
+            }
+            try {
+                return linux.execute(t, ch);
+            } catch (ErrnoException | RuntimeException e) {
+                return null;
+            }
+        }
+        if (!(t instanceof Tread r)) {
+            return null;
+        }
+        Fid f = peekFid(r.fid());
+        if (f == null || f.kind != Fid.Kind.FILE || !f.readable() || f.dir != null || r.offset() < 0) {
+            return null;
+        }
+        int count = Math.min(r.count(), msize - Message.IOHDRSZ);
+        if (count <= 0) {
+            return null;
+        }
+        ByteBuf buf = alloc.directBuffer(count);
+        int n = buf.hasMemoryAddress() ? Posix.preadCached(f.ioFd, buf.memoryAddress(), count, r.offset()) : -1;
+        if (n != count) {
+            buf.release();
+            return null;
+        }
+        buf.writerIndex(n);
+        return new Rread(buf);
+    }
+
     /** The recalls to wait for before {@code t} is applied (phase 1, or a write lease's grant). */
     CompletableFuture<Void> before(Message t) throws ErrnoException {
         if (t instanceof Tlease l) {

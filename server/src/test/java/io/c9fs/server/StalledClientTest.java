@@ -59,6 +59,19 @@ class StalledClientTest {
 
     @Test
     void pipelinedReadsWithoutReadingRepliesStayBounded() throws Exception {
+        // Each Tread asks past the end of the file: a short read is never served on the event loop
+        // (Session#tryInline), so these wait in the queue and the in-flight limit is what stops them.
+        pipelined(2, true);
+    }
+
+    @Test
+    void pipelinedCachedReadsServedOnTheEventLoopStayBounded() throws Exception {
+        // Whole reads of a cached file are answered on the event loop, never queued: the write
+        // buffer's water marks are what stops reading the socket.
+        pipelined(1, false);
+    }
+
+    private void pipelined(int askFactor, boolean inFlightLimit) throws Exception {
         int n = 20_000;
         int count = 16 * 1024;
         try (ServedExport e = ServedExport.start()) {
@@ -68,7 +81,7 @@ class StalledClientTest {
             try (RawConn c = opened(e)) {
                 ByteArrayOutputStream all = new ByteArrayOutputStream(n * 23);
                 for (int i = 0; i < n; i++) {
-                    all.writeBytes(c.frame(100 + (i % 60000), new Tread(1, 0, count)));
+                    all.writeBytes(c.frame(100 + (i % 60000), new Tread(1, 0, count * askFactor)));
                 }
                 AtomicReference<Throwable> failed = new AtomicReference<>();
                 Thread sender = new Thread(() -> {
@@ -101,7 +114,9 @@ class StalledClientTest {
                         + ", stalls " + e.server.stats().stalls());
                 assertTrue(answered < 4000, "replies kept piling up: " + answered);
                 assertTrue(inFlight <= 256, "in flight beyond the limit: " + inFlight);
-                assertTrue(e.server.stats().stalls() > 0);
+                if (inFlightLimit) {
+                    assertTrue(e.server.stats().stalls() > 0);
+                }
 
                 // Reading the replies lets everything through, in order.
                 for (int i = 0; i < n; i++) {

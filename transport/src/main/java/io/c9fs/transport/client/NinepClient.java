@@ -125,6 +125,7 @@ public final class NinepClient implements NinepSession {
         // Let one socket read take up to a whole frame: a 1 MiB Rread in 64 KiB reads costs
         // sixteen trips through the pipeline.
         b.option(ChannelOption.RECVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(512, 64 * 1024, cfg.msize()));
+        b.option(ChannelOption.ALLOCATOR, Sockets.allocator());
         ChannelFuture cf = b.connect(Sockets.socketAddress(addr));
         c.channel = cf.channel();
         try {

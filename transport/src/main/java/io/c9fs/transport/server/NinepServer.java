@@ -139,6 +139,7 @@ public final class NinepServer implements AutoCloseable {
         // Reading pauses while this much reply data waits to be written (see ConnectionHandler):
         // a few full-msize replies, so that pipelined reads keep flowing.
         long low = Math.max(64 * 1024, 2L * maxMsize);
+        b.childOption(ChannelOption.ALLOCATOR, Sockets.allocator());
         b.childOption(ChannelOption.WRITE_BUFFER_WATER_MARK,
                 new WriteBufferWaterMark((int) Math.min(low, 1 << 28), (int) Math.min(4 * low, 1 << 30)));
         try {

@@ -7,6 +7,8 @@ import io.c9fs.transport.proto.Fcall;
 import io.c9fs.transport.proto.Message;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * One client connection of a {@link NinepServer}: its negotiated dialect and msize, and the way
@@ -31,6 +33,9 @@ public final class ServerConnection {
     private volatile Dialect dialect;
     private volatile Codec codec = Codec.of(Dialect.P9P2000);
     private volatile int msize;
+    /** Replies handed over by other threads and not yet written (see {@link #repliesInTransit}). */
+    private final AtomicInteger inTransit = new AtomicInteger();
+    private final ChannelFutureListener transitDone = f -> inTransit.decrementAndGet();
 
     ServerConnection(Channel channel, int maxMsize, NinepServer.Traffic traffic) {
         this.channel = channel;
@@ -152,7 +157,22 @@ public final class ServerConnection {
         }
         traffic.out.add(frame.readableBytes());
         // Netty releases the buffer after writing it, or when the channel is already closed.
-        channel.writeAndFlush(frame, channel.voidPromise());
+        if (channel.eventLoop().inEventLoop()) {
+            channel.writeAndFlush(frame, channel.voidPromise());
+        } else {
+            inTransit.incrementAndGet();
+            channel.writeAndFlush(frame).addListener(transitDone);
+        }
+    }
+
+    /**
+     * True while a reply handed over by another thread (a worker) may still be on its way to the
+     * socket: a reply written now on the event loop could overtake it. A handler that answers on
+     * the event loop does so only when this is false, so that replies keep the order in which
+     * requests were answered. Conservative: it turns false once those replies are written out.
+     */
+    public boolean repliesInTransit() {
+        return inTransit.get() != 0;
     }
 
     /** Answers {@code tag} with the error of the dialect: Rlerror, or Rerror with string and errno. */
