@@ -512,9 +512,9 @@ public final class NinepFilesystem implements FuseFilesystem {
         if (pages == null) {
             return DataPath.read(rpc, r, h.fid, h.chunk, offset, size, dst);
         }
-        BlockLoader loader = (path, at, length) -> DataPath.readAsync(rpc, h.fid, h.chunk, at, length);
+        BlockLoader loader = (path, at, into) -> DataPath.readAsync(rpc, h.fid, h.chunk, at, into);
         try {
-            return pages.read(h.node.qidPath, offset, dst, loader).get(requestTimeout.toMillis(), TimeUnit.MILLISECONDS);
+            return pages.read(h.node.qidPath, offset, dst, loader, requestTimeout.toNanos());
         } catch (ExecutionException e) {
             if (e.getCause() instanceof FuseException) {
                 throw (FuseException) e.getCause();
