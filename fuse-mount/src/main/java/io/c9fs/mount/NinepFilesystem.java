@@ -135,7 +135,7 @@ public final class NinepFilesystem implements FuseFilesystem {
      * becomes several pieces in flight at once, which the server's workers serve in parallel,
      * instead of one round trip that nothing overlaps.
      */
-    private static final int PIECE = 128 * 1024;
+    private static final int PIECE = Integer.getInteger("c9fs.piece", 128 * 1024);
 
     private final CachePolicy policy;
     private final Duration requestTimeout;

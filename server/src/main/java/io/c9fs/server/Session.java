@@ -497,17 +497,27 @@ final class Session {
             throw new ErrnoException(Errno.EBADF, "fid not open for writing");
         }
         export.checkWritable();
-        ByteBuffer src = data.nioBufferCount() == 1
-                ? data.nioBuffer() : ByteBuffer.wrap(toBytes(data));
+        // The payload is a slice of the socket reads it arrived in, several buffers for a large
+        // Twrite: written from where it lies, one pwrite per piece (gathering them into one array
+        // first cost an allocation and two copies per byte, jnr-ffi copying heap arrays again).
+        ByteBuffer[] srcs = data.nioBuffers();
         long offset = t.offset();
         int done = 0;
         long size = -1;
         f.node.changing();
         try {
-            while (src.hasRemaining()) {
-                int n = Posix.pwrite(f.ioFd, src, offset + done);
-                src.position(src.position() + n);
-                done += n;
+            for (ByteBuffer src : srcs) {
+                if (!src.isDirect()) {
+                    src = ByteBuffer.allocateDirect(src.remaining()).put(src).flip();
+                }
+                while (src.hasRemaining()) {
+                    int n = Posix.pwrite(f.ioFd, src, offset + done);
+                    if (n == 0) {
+                        throw new ErrnoException(Errno.EIO, "pwrite wrote nothing");
+                    }
+                    src.position(src.position() + n);
+                    done += n;
+                }
             }
         } catch (ErrnoException e) {
             if (done == 0) {
