@@ -8,7 +8,7 @@ import io.c9fs.transport.proto.Message;
 import io.c9fs.transport.proto.Message.Rread;
 import io.c9fs.transport.proto.Message.Rwrite;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.ByteBufAllocator;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -122,8 +122,11 @@ final class DataPath {
         for (int done = 0; done < size; done += chunk) {
             int n = Math.min(chunk, size - done);
             // A copy: src is the worker's request buffer, reused once we return, while a flushed
-            // or timed-out Twrite may still sit in the client's outbound queue.
-            ByteBuf data = PooledByteBufAllocator.DEFAULT.directBuffer(n);
+            // or timed-out Twrite may still sit in the client's outbound queue. From the
+            // allocator the connection's own buffers come from: PooledByteBufAllocator, called
+            // from a worker (no thread cache), created and zeroed a fresh 4 MiB chunk for about
+            // every 1 MiB WRITE and dropped it again when the Twrite was sent.
+            ByteBuf data = ByteBufAllocator.DEFAULT.directBuffer(n);
             ByteBuffer slice = src.duplicate();
             slice.position(src.position() + done).limit(src.position() + done + n);
             data.writeBytes(slice);
