@@ -22,15 +22,30 @@ final class BlockArena {
     private final ConcurrentLinkedQueue<ByteBuffer> free = new ConcurrentLinkedQueue<>();
     private final AtomicLong reserved = new AtomicLong();
 
+    private final long limit;
+
     BlockArena(int blockSize) {
-        this.blockSize = blockSize;
-        this.perSlab = Math.max(1, SLAB_BYTES / blockSize);
+        this(blockSize, Long.MAX_VALUE);
     }
 
-    /** A block's worth of memory, position 0 and limit the block size; its bytes are whatever was there. */
+    /** An arena that takes at most {@code limit} bytes from the JVM (tests; the JVM's own bound otherwise). */
+    BlockArena(int blockSize, long limit) {
+        this.blockSize = blockSize;
+        this.perSlab = Math.max(1, SLAB_BYTES / blockSize);
+        this.limit = limit;
+    }
+
+    /**
+     * A block's worth of memory, position 0 and limit the block size; its bytes are whatever was there.
+     *
+     * @throws OutOfMemoryError when the JVM's direct memory (or this arena's limit) is exhausted
+     */
     ByteBuffer allocate() {
         ByteBuffer b = free.poll();
         if (b == null) {
+            if (reserved.get() + (long) perSlab * blockSize > limit) {
+                throw new OutOfMemoryError("block arena limit of " + limit + " bytes");
+            }
             ByteBuffer slab = ByteBuffer.allocateDirect(perSlab * blockSize);
             reserved.addAndGet(slab.capacity());
             for (int i = 1; i < perSlab; i++) {

@@ -73,6 +73,10 @@ public final class PageCache {
      * @param readaheadBytes how far past a miss to read in the same load (0: no readahead)
      */
     public PageCache(long maxBytes, int blockSize, int readaheadBytes) {
+        this(maxBytes, blockSize, readaheadBytes, new BlockArena(blockSize));
+    }
+
+    PageCache(long maxBytes, int blockSize, int readaheadBytes, BlockArena arena) {
         if (blockSize < 4096 || Integer.bitCount(blockSize) != 1) {
             throw new IllegalArgumentException("block size must be a power of two >= 4096: " + blockSize);
         }
@@ -81,7 +85,7 @@ public final class PageCache {
         }
         this.blockSize = blockSize;
         this.readaheadBlocks = Math.max(0, readaheadBytes / blockSize);
-        this.arena = new BlockArena(blockSize);
+        this.arena = arena;
         this.blocks = Caffeine.newBuilder()
                 .maximumWeight(maxBytes)
                 .weigher((BlockKey k, Block b) -> b.weight())
@@ -294,10 +298,20 @@ public final class PageCache {
             long gen = generation(path).get();
             loads.increment();
             ByteBuffer[] memory = new ByteBuffer[mine.size()];
-            for (int k = 0; k < memory.length; k++) {
-                memory[k] = arena.allocate();
-            }
             CompletableFuture<Integer> load;
+            try {
+                for (int k = 0; k < memory.length; k++) {
+                    memory[k] = arena.allocate();
+                }
+            } catch (OutOfMemoryError e) {
+                // Direct memory exhausted (-XX:MaxDirectMemorySize): fail these blocks' readers
+                // now rather than leave their loads claimed and never finished.
+                for (int k = 0; k < memory.length && memory[k] != null; k++) {
+                    arena.free(memory[k]);
+                }
+                failLoad(path, first, mine, new java.io.IOException("page cache: " + e.getMessage()));
+                return;
+            }
             try {
                 load = loader.load(path, first * blockSize, new Blocks(memory));
             } catch (RuntimeException e) {
@@ -335,6 +349,13 @@ public final class PageCache {
                 from += step;
                 n -= step;
             }
+        }
+    }
+
+    private void failLoad(long path, long start, List<CompletableFuture<Block>> mine, Throwable err) {
+        for (int k = 0; k < mine.size(); k++) {
+            loading.remove(new BlockKey(path, start + k), mine.get(k));
+            mine.get(k).completeExceptionally(err);
         }
     }
 

@@ -262,6 +262,19 @@ class PageCacheTest {
         assertNoBlockHeld(c);
     }
 
+    /** Out of direct memory: the read fails, its blocks are not left claimed, and later reads work. */
+    @Test
+    void aLoadWithoutMemoryFailsItsReadersAndLeavesNothingClaimed() throws Exception {
+        FakeServer srv = new FakeServer(64 * BS, 16);
+        PageCache c = new PageCache(64L << 20, BS, 0, new BlockArena(BS, 1 << 20)); // one slab: 16 blocks
+        ExecutionException e = assertThrows(ExecutionException.class,
+                () -> c.read(5, 0, ByteBuffer.allocate(32 * BS), srv, TimeUnit.SECONDS.toNanos(5)));
+        assertTrue(e.getCause() instanceof java.io.IOException, e.getCause().toString());
+        c.invalidateAll();
+        assertArrayEquals(srv.slice(0, 3 * BS), read(c, 5, 0, 3 * BS, srv), "the blocks of the failed load load again");
+        assertNoBlockHeld(c);
+    }
+
     /**
      * Readers on several threads, a cache of a few blocks (so blocks are evicted while others copy
      * from them) and invalidations: every read returns the file's bytes, and no block stays held.
