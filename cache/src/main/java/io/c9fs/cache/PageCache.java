@@ -5,10 +5,13 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.RemovalCause;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -40,11 +43,11 @@ import java.util.concurrent.atomic.LongAdder;
  * thread (for 9P, a Netty event loop), which only copies bytes and completes futures.
  */
 public final class PageCache {
-    private static final byte[] EMPTY = new byte[0];
     private static final long AFTER_RECALL = -1;
 
     private final int blockSize;
     private final int readaheadBlocks;
+    private final BlockArena arena;
     private final Cache<BlockKey, Block> blocks;
     private final ConcurrentHashMap<BlockKey, CompletableFuture<Block>> loading = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<Long, AtomicLong> generations = new ConcurrentHashMap<>();
@@ -70,6 +73,10 @@ public final class PageCache {
      * @param readaheadBytes how far past a miss to read in the same load (0: no readahead)
      */
     public PageCache(long maxBytes, int blockSize, int readaheadBytes) {
+        this(maxBytes, blockSize, readaheadBytes, new BlockArena(blockSize));
+    }
+
+    PageCache(long maxBytes, int blockSize, int readaheadBytes, BlockArena arena) {
         if (blockSize < 4096 || Integer.bitCount(blockSize) != 1) {
             throw new IllegalArgumentException("block size must be a power of two >= 4096: " + blockSize);
         }
@@ -78,6 +85,7 @@ public final class PageCache {
         }
         this.blockSize = blockSize;
         this.readaheadBlocks = Math.max(0, readaheadBytes / blockSize);
+        this.arena = arena;
         this.blocks = Caffeine.newBuilder()
                 .maximumWeight(maxBytes)
                 .weigher((BlockKey k, Block b) -> b.weight())
@@ -87,8 +95,14 @@ public final class PageCache {
                     if (cause.wasEvicted()) {
                         evictions.increment();
                     }
+                    b.unpin();
                 })
                 .build();
+    }
+
+    /** The blocks' memory (tests check that every block comes back). */
+    BlockArena arena() {
+        return arena;
     }
 
     public int blockSize() {
@@ -99,12 +113,52 @@ public final class PageCache {
      * Reads up to {@code dst.remaining()} bytes of file {@code path} at {@code offset} into
      * {@code dst}, from the cache where it can and through {@code loader} where it must. The
      * future yields the number of bytes copied; fewer than asked means end of file was reached.
+     * The bytes are copied on the thread that completes the last load (for 9P, an event loop):
+     * a caller that waits anyway should use {@link #read(long, long, ByteBuffer, BlockLoader, long)}.
      */
     public CompletableFuture<Integer> read(long path, long offset, ByteBuffer dst, BlockLoader loader) {
-        int length = dst.remaining();
-        if (length == 0) {
+        if (!dst.hasRemaining()) {
             return CompletableFuture.completedFuture(0);
         }
+        List<CompletableFuture<Block>> parts = pinned(path, offset, dst.remaining(), loader);
+        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).handle((v, err) -> {
+            if (err != null) {
+                release(parts);
+                throw err instanceof CompletionException ce ? ce : new CompletionException(err);
+            }
+            return copyOut(parts, offset, dst);
+        });
+    }
+
+    /**
+     * {@link #read(long, long, ByteBuffer, BlockLoader)} for a caller that waits: the bytes are
+     * copied on the calling thread, not on the loader's, which stays free to receive the next
+     * loads. Waits at most {@code timeoutNanos}.
+     *
+     * @throws ExecutionException   a load failed (its cause)
+     * @throws TimeoutException     the loads took longer; they go on and are cached when done
+     * @throws InterruptedException the caller was interrupted
+     */
+    public int read(long path, long offset, ByteBuffer dst, BlockLoader loader, long timeoutNanos)
+            throws ExecutionException, TimeoutException, InterruptedException {
+        if (!dst.hasRemaining()) {
+            return 0;
+        }
+        List<CompletableFuture<Block>> parts = pinned(path, offset, dst.remaining(), loader);
+        try {
+            CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).get(timeoutNanos, TimeUnit.NANOSECONDS);
+        } catch (ExecutionException | TimeoutException | InterruptedException e) {
+            release(parts);
+            throw e;
+        }
+        return copyOut(parts, offset, dst);
+    }
+
+    /**
+     * The blocks covering {@code length} bytes at {@code offset}, each pinned for this reader once
+     * its future completes, starting the loads they (and readahead) need.
+     */
+    private List<CompletableFuture<Block>> pinned(long path, long offset, int length, BlockLoader loader) {
         long first = offset / blockSize;
         long last = (offset + length - 1) / blockSize;
         boolean sequential = sequential(path, offset, length);
@@ -112,25 +166,37 @@ public final class PageCache {
         Run run = new Run(path, loader);
         for (long i = first; i <= last; i++) {
             BlockKey key = new BlockKey(path, i);
-            Block cached = blocks.getIfPresent(key);
-            if (cached != null) {
-                hits.increment();
-                run.start();
-                parts.add(CompletableFuture.completedFuture(cached));
-                if (cached.length() < blockSize) {
-                    break; // end of file is in this block
+            CompletableFuture<Block> part = null;
+            while (part == null) {
+                Block cached = blocks.getIfPresent(key);
+                if (cached != null && cached.pin()) {
+                    hits.increment();
+                    run.start();
+                    part = CompletableFuture.completedFuture(cached);
+                    break;
                 }
-                continue;
-            }
-            misses.increment();
-            CompletableFuture<Block> mine = new CompletableFuture<>();
-            CompletableFuture<Block> theirs = loading.putIfAbsent(key, mine);
-            if (theirs != null) {
+                CompletableFuture<Block> mine = new CompletableFuture<>();
+                CompletableFuture<Block> theirs = loading.putIfAbsent(key, mine);
+                if (theirs == null) {
+                    misses.increment();
+                    run.add(i, mine);
+                    part = mine.thenApply(PageCache::pinOrNull);
+                    break;
+                }
                 run.start();
-                parts.add(theirs);
-            } else {
-                run.add(i, mine);
-                parts.add(mine);
+                part = theirs.thenApply(PageCache::pinOrNull);
+                if (part.isDone() && !part.isCompletedExceptionally() && part.join() == null) {
+                    // Their load was over before we came, and the block has been evicted since:
+                    // its memory may be another block's. Forget the finished load and look again.
+                    loading.remove(key, theirs);
+                    part = null;
+                } else {
+                    misses.increment();
+                }
+            }
+            parts.add(part);
+            if (part.isDone() && !part.isCompletedExceptionally() && part.join().length() < blockSize) {
+                break; // end of file is in this block
             }
         }
         if (sequential) {
@@ -156,8 +222,27 @@ public final class PageCache {
             }
         }
         run.start();
-        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new))
-                .thenApply(v -> copyOut(parts, offset, dst));
+        return parts;
+    }
+
+    /**
+     * A reader's pin on a block its future yielded. Runs on the loading thread while the load
+     * still holds its reference (so it cannot fail there), or on the reader's thread if the load
+     * was already over, when the block may have gone: null then.
+     */
+    private static Block pinOrNull(Block b) {
+        return b.pin() ? b : null;
+    }
+
+    /** Drops this reader's pins, now for the parts that are done and later for the others. */
+    private static void release(List<CompletableFuture<Block>> parts) {
+        for (CompletableFuture<Block> p : parts) {
+            p.thenAccept(b -> {
+                if (b != null) {
+                    b.unpin();
+                }
+            });
+        }
     }
 
     /**
@@ -212,38 +297,96 @@ public final class PageCache {
             start = -1;
             long gen = generation(path).get();
             loads.increment();
-            CompletableFuture<byte[]> load;
+            ByteBuffer[] memory = new ByteBuffer[mine.size()];
+            CompletableFuture<Integer> load;
             try {
-                load = loader.load(path, first * blockSize, mine.size() * blockSize);
+                for (int k = 0; k < memory.length; k++) {
+                    memory[k] = arena.allocate();
+                }
+            } catch (OutOfMemoryError e) {
+                // Direct memory exhausted (-XX:MaxDirectMemorySize): fail these blocks' readers
+                // now rather than leave their loads claimed and never finished.
+                for (int k = 0; k < memory.length && memory[k] != null; k++) {
+                    arena.free(memory[k]);
+                }
+                failLoad(path, first, mine, new java.io.IOException("page cache: " + e.getMessage()));
+                return;
+            }
+            try {
+                load = loader.load(path, first * blockSize, new Blocks(memory));
             } catch (RuntimeException e) {
                 load = CompletableFuture.failedFuture(e);
             }
-            load.whenComplete((data, err) -> finishLoad(path, first, mine, gen, data, err));
+            load.whenComplete((count, err) -> finishLoad(path, first, mine, gen, memory, count, err));
+        }
+    }
+
+    /** The blocks of one load, seen by the loader as one range of bytes. */
+    private final class Blocks implements BlockLoader.Destination {
+        private final ByteBuffer[] memory;
+
+        Blocks(ByteBuffer[] memory) {
+            this.memory = memory;
+        }
+
+        @Override
+        public int length() {
+            return memory.length * blockSize;
+        }
+
+        @Override
+        public void put(int at, ByteBuffer src) {
+            int n = src.remaining();
+            if (at < 0 || n > length() - at) {
+                throw new IndexOutOfBoundsException(n + " bytes at " + at + " of " + length());
+            }
+            int from = src.position();
+            while (n > 0) {
+                int within = at % blockSize;
+                int step = Math.min(n, blockSize - within);
+                memory[at / blockSize].put(within, src, from, step);
+                at += step;
+                from += step;
+                n -= step;
+            }
+        }
+    }
+
+    private void failLoad(long path, long start, List<CompletableFuture<Block>> mine, Throwable err) {
+        for (int k = 0; k < mine.size(); k++) {
+            loading.remove(new BlockKey(path, start + k), mine.get(k));
+            mine.get(k).completeExceptionally(err);
         }
     }
 
     private void finishLoad(long path, long start, List<CompletableFuture<Block>> mine, long gen,
-                            byte[] data, Throwable err) {
+                            ByteBuffer[] memory, Integer count, Throwable err) {
         if (err == null) {
-            bytesLoaded.add(data.length);
+            bytesLoaded.add(count);
         }
         AtomicLong generation = generation(path);
         for (int k = 0; k < mine.size(); k++) {
             BlockKey key = new BlockKey(path, start + k);
             CompletableFuture<Block> f = mine.get(k);
             if (err != null) {
+                arena.free(memory[k]);
                 loading.remove(key, f);
                 f.completeExceptionally(err);
                 continue;
             }
-            int from = k * blockSize;
-            int len = Math.max(0, Math.min(blockSize, data.length - from));
-            byte[] copy = len == 0 ? EMPTY : Arrays.copyOfRange(data, from, from + len);
-            Block b = new Block(copy, len);
+            int len = Math.max(0, Math.min(blockSize, count - k * blockSize));
+            Block b;
+            if (len == 0) {
+                arena.free(memory[k]);
+                b = new Block(null, 0, arena);
+            } else {
+                b = new Block(memory[k], len, arena);
+            }
             if (generation.get() == gen) {
                 if (len < blockSize) {
                     shortBlocks.computeIfAbsent(path, p -> ConcurrentHashMap.newKeySet()).add(start + k);
                 }
+                b.pin(); // the cache's reference, dropped by the removal listener
                 blocks.put(key, b);
                 // An invalidation bumps the generation before it removes blocks: if it ran
                 // between the check and the put, it may have missed this block, so look again.
@@ -252,29 +395,36 @@ public final class PageCache {
                 }
             }
             loading.remove(key, f);
+            // Waiters pin the block here, on this thread, while the load's reference holds it.
             f.complete(b);
+            b.unpin();
         }
     }
 
+    /** Copies the parts' bytes to {@code dst} and drops this reader's pins on them. */
     private int copyOut(List<CompletableFuture<Block>> parts, long offset, ByteBuffer dst) {
         int copied = 0;
         long pos = offset;
+        boolean ended = false;
         for (CompletableFuture<Block> p : parts) {
-            if (!dst.hasRemaining()) {
-                break;
-            }
             Block b = p.join();
-            long blockStart = (pos / blockSize) * blockSize;
-            int within = (int) (pos - blockStart);
-            if (within >= b.length()) {
-                break; // end of file
-            }
-            int n = Math.min(b.length() - within, dst.remaining());
-            dst.put(b.data(), within, n);
-            copied += n;
-            pos += n;
-            if (b.length() < blockSize) {
-                break;
+            try {
+                if (ended || !dst.hasRemaining()) {
+                    continue;
+                }
+                long blockStart = (pos / blockSize) * blockSize;
+                int within = (int) (pos - blockStart);
+                if (within >= b.length()) {
+                    ended = true; // end of file
+                    continue;
+                }
+                int n = Math.min(b.length() - within, dst.remaining());
+                b.copyTo(within, dst, n);
+                copied += n;
+                pos += n;
+                ended = b.length() < blockSize;
+            } finally {
+                b.unpin();
             }
         }
         return copied;

@@ -80,7 +80,7 @@ class LeaseClientTest {
         Request cb = expect(Message.Tcallback.class);
         // Fill this mount's cache for file 7, so the recall has something to drop.
         byte[] before = {1, 2, 3};
-        pages.read(7, 0, ByteBuffer.allocate(3), (p, o, l) -> CompletableFuture.completedFuture(before)).get();
+        pages.read(7, 0, ByteBuffer.allocate(3), (p, o, l) -> CompletableFuture.completedFuture(PageCacheTest.FakeServer.store(before, l))).get();
         cb.conn().reply(cb.tag(), new Message.Rcallback(10_000, List.of(
                 new Recall(11, Recall.DATA, 7, 4096, 100, ""),
                 new Recall(12, Recall.ENTRY, 1, 0, 0, "new.txt"),
@@ -100,7 +100,7 @@ class LeaseClientTest {
         // The DATA recall also emptied this mount's own cache of file 7: the next read loads again.
         byte[] after = {9, 9, 9};
         ByteBuffer dst = ByteBuffer.allocate(3);
-        pages.read(7, 0, dst, (p, o, l) -> CompletableFuture.completedFuture(after)).get();
+        pages.read(7, 0, dst, (p, o, l) -> CompletableFuture.completedFuture(PageCacheTest.FakeServer.store(after, l))).get();
         assertEquals(9, dst.get(0));
         assertEquals(3, leases.stats().recalls());
         next.conn().reply(next.tag(), new Message.Rcallback(10_000, List.of()));

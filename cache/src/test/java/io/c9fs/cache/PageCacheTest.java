@@ -25,7 +25,7 @@ class PageCacheTest {
     static final class FakeServer implements BlockLoader {
         byte[] file;
         final List<long[]> loads = new ArrayList<>();
-        final List<CompletableFuture<byte[]>> held = new ArrayList<>();
+        final List<CompletableFuture<Void>> held = new ArrayList<>();
         boolean hold;
 
         FakeServer(int size, long seed) {
@@ -34,15 +34,20 @@ class PageCacheTest {
         }
 
         @Override
-        public synchronized CompletableFuture<byte[]> load(long path, long offset, int length) {
-            loads.add(new long[] {offset, length});
-            byte[] snapshot = slice(offset, length);
+        public synchronized CompletableFuture<Integer> load(long path, long offset, Destination into) {
+            loads.add(new long[] {offset, into.length()});
+            byte[] snapshot = slice(offset, into.length());
             if (hold) {
-                CompletableFuture<byte[]> f = new CompletableFuture<>();
+                CompletableFuture<Void> f = new CompletableFuture<>();
                 held.add(f);
-                return f.thenApply(x -> snapshot);
+                return f.thenApply(x -> store(snapshot, into));
             }
-            return CompletableFuture.completedFuture(snapshot);
+            return CompletableFuture.completedFuture(store(snapshot, into));
+        }
+
+        static int store(byte[] bytes, Destination into) {
+            into.put(0, ByteBuffer.wrap(bytes));
+            return bytes.length;
         }
 
         byte[] slice(long offset, int length) {
@@ -179,6 +184,144 @@ class PageCacheTest {
         assertTrue(c.stats().evictions() > 0);
     }
 
+    /** Every block's memory is back on the arena's free list once nothing caches, loads or reads it. */
+    private static void assertNoBlockHeld(PageCache c) {
+        c.invalidateAll();
+        BlockArena a = c.arena();
+        assertEquals(a.reserved(), (long) a.freeBlocks() * c.blockSize(), "a block is still referenced");
+    }
+
+    @Test
+    void aWaitingReadCopiesOnItsOwnThreadAndLeavesNothingPinned() throws Exception {
+        FakeServer srv = new FakeServer(5 * BS + 123, 12);
+        PageCache c = new PageCache(64L << 20, BS, 2 * BS);
+        ByteBuffer dst = ByteBuffer.allocateDirect(3 * BS);
+        assertEquals(3 * BS, c.read(2, 10, dst, srv, TimeUnit.SECONDS.toNanos(5)));
+        byte[] got = new byte[3 * BS];
+        dst.flip().get(got);
+        assertArrayEquals(srv.slice(10, 3 * BS), got);
+        ByteBuffer tail = ByteBuffer.allocate(BS);
+        assertEquals(100, c.read(2, 5L * BS + 23, tail, srv, TimeUnit.SECONDS.toNanos(5)), "short at end of file");
+        assertNoBlockHeld(c);
+    }
+
+    @Test
+    void aReadThatTimesOutReleasesItsBlocksWhenTheLoadEnds() throws Exception {
+        FakeServer srv = new FakeServer(4 * BS, 13);
+        PageCache c = new PageCache(64L << 20, BS, 0);
+        srv.hold = true;
+        assertThrows(java.util.concurrent.TimeoutException.class,
+                () -> c.read(6, 0, ByteBuffer.allocate(2 * BS), srv, TimeUnit.MILLISECONDS.toNanos(20)));
+        srv.hold = false;
+        srv.held.get(0).complete(null);
+        assertArrayEquals(srv.slice(0, 2 * BS), read(c, 6, 0, 2 * BS, srv), "the late load was cached all the same");
+        assertEquals(1, srv.loads.size());
+        assertNoBlockHeld(c);
+    }
+
+    /** A block evicted while a reader copies from it keeps its memory until that reader is done. */
+    @Test
+    void aPinnedBlockIsNotReusedUntilUnpinned() {
+        BlockArena a = new BlockArena(BS);
+        ByteBuffer mem = a.allocate();
+        Block b = new Block(mem, BS, a);
+        int free = a.freeBlocks();
+        assertTrue(b.pin());
+        b.unpin();                      // the creator's reference: the reader still holds one
+        assertEquals(free, a.freeBlocks());
+        b.unpin();
+        assertEquals(free + 1, a.freeBlocks());
+        assertTrue(!b.pin(), "a released block cannot be pinned again");
+        assertThrows(IllegalStateException.class, b::unpin);
+    }
+
+    @Test
+    void aLoadStoresAcrossBlockBoundaries() throws Exception {
+        PageCache c = new PageCache(64L << 20, BS, 0);
+        byte[] file = new byte[3 * BS];
+        new Random(14).nextBytes(file);
+        // A loader that stores in odd-sized pieces, as Treads of another iounit would.
+        BlockLoader pieces = (p, o, into) -> {
+            int at = 0;
+            while (at < into.length()) {
+                int n = Math.min(5000, into.length() - at);
+                into.put(at, ByteBuffer.wrap(file, (int) o + at, n).slice());
+                at += n;
+            }
+            return CompletableFuture.completedFuture(into.length());
+        };
+        ByteBuffer dst = ByteBuffer.allocate(3 * BS);
+        assertEquals(3 * BS, c.read(8, 0, dst, pieces, TimeUnit.SECONDS.toNanos(5)));
+        assertArrayEquals(file, dst.array());
+        BlockLoader overflow = (p, o, into) -> {
+            into.put(into.length() - 1, ByteBuffer.allocate(2));
+            return CompletableFuture.completedFuture(into.length());
+        };
+        assertThrows(ExecutionException.class,
+                () -> c.read(9, 0, ByteBuffer.allocate(10), overflow, TimeUnit.SECONDS.toNanos(5)));
+        assertNoBlockHeld(c);
+    }
+
+    /** Out of direct memory: the read fails, its blocks are not left claimed, and later reads work. */
+    @Test
+    void aLoadWithoutMemoryFailsItsReadersAndLeavesNothingClaimed() throws Exception {
+        FakeServer srv = new FakeServer(64 * BS, 16);
+        PageCache c = new PageCache(64L << 20, BS, 0, new BlockArena(BS, 1 << 20)); // one slab: 16 blocks
+        ExecutionException e = assertThrows(ExecutionException.class,
+                () -> c.read(5, 0, ByteBuffer.allocate(32 * BS), srv, TimeUnit.SECONDS.toNanos(5)));
+        assertTrue(e.getCause() instanceof java.io.IOException, e.getCause().toString());
+        c.invalidateAll();
+        assertArrayEquals(srv.slice(0, 3 * BS), read(c, 5, 0, 3 * BS, srv), "the blocks of the failed load load again");
+        assertNoBlockHeld(c);
+    }
+
+    /**
+     * Readers on several threads, a cache of a few blocks (so blocks are evicted while others copy
+     * from them) and invalidations: every read returns the file's bytes, and no block stays held.
+     */
+    @Test
+    void concurrentReadersEvictionAndInvalidationAgreeWithTheFile() throws Exception {
+        byte[] file = new byte[32 * BS];
+        new Random(15).nextBytes(file);
+        PageCache c = new PageCache(3L * BS, BS, 2 * BS);
+        java.util.concurrent.ExecutorService loaders = java.util.concurrent.Executors.newFixedThreadPool(2);
+        BlockLoader async = (p, o, into) -> CompletableFuture.supplyAsync(() -> {
+            int n = (int) Math.max(0, Math.min(into.length(), file.length - o));
+            into.put(0, ByteBuffer.wrap(file, (int) o, n).slice());
+            return n;
+        }, loaders);
+        java.util.concurrent.ExecutorService readers = java.util.concurrent.Executors.newFixedThreadPool(4);
+        try {
+            List<java.util.concurrent.Future<?>> done = new ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                long seed = t;
+                done.add(readers.submit(() -> {
+                    Random rnd = new Random(seed);
+                    for (int i = 0; i < 300; i++) {
+                        long off = rnd.nextInt(file.length);
+                        int len = 1 + rnd.nextInt(2 * BS);
+                        ByteBuffer dst = ByteBuffer.allocate(len);
+                        int n = c.read(1, off, dst, async, TimeUnit.SECONDS.toNanos(10));
+                        byte[] want = Arrays.copyOfRange(file, (int) off, (int) Math.min(file.length, off + len));
+                        assertArrayEquals(want, Arrays.copyOf(dst.array(), n));
+                        if (i % 50 == 0) {
+                            c.invalidate(1, off, len);
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (java.util.concurrent.Future<?> f : done) {
+                f.get(60, TimeUnit.SECONDS);
+            }
+        } finally {
+            readers.shutdownNow();
+            loaders.shutdown();
+            assertTrue(loaders.awaitTermination(10, TimeUnit.SECONDS));
+        }
+        assertNoBlockHeld(c);
+    }
+
     /** Random reads, writes (server-side change followed by invalidation) and truncations agree with the file. */
     @Property(tries = 60)
     void readsAlwaysMatchTheServerAfterInvalidation(@ForAll long seed, @ForAll @IntRange(min = 1, max = 5) int readaheadBlocks) throws Exception {
@@ -206,5 +349,6 @@ class PageCacheTest {
                 c.invalidate(11, size, 0);
             }
         }
+        assertNoBlockHeld(c);
     }
 }

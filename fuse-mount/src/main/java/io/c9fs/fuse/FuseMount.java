@@ -39,6 +39,7 @@ public final class FuseMount {
         try {
             long connection = connectionId(mp);
             InitHandshake.Result init = InitHandshake.run(device, options, handlesLocks(fs));
+            widenReadahead(connection, init.maxReadahead());
             FuseSession session = new FuseSession(mp, device, init, fs, options, viaFusermount, connection);
             fs.init(session);
             session.start();
@@ -51,6 +52,27 @@ public final class FuseMount {
             }
             device.close();
             throw e;
+        }
+    }
+
+    /**
+     * The kernel reads ahead of a sequential reader by its bdi's read_ahead_kb, which starts at
+     * 128 KiB for a FUSE mount and which INIT's max_readahead can only lower. Each window becomes
+     * READs of at most 128 KiB, a round trip through a worker each: four times as many requests
+     * per gigabyte as the 512 KiB (or 1 MiB) READs our max_pages allows. Root (a mount(2)
+     * mount) may raise it in sysfs once INIT is done; otherwise the kernel's value stays.
+     * Measured on a 1 GiB cold read: the mount's CPU fell by a third and throughput rose ~40%.
+     */
+    static void widenReadahead(long connection, int bytes) {
+        if (connection < 0 || bytes <= 0 || Syscalls.LIBC.getuid() != 0) {
+            return;
+        }
+        Path ra = Path.of("/sys/class/bdi/" + (connection >>> 20) + ":" + (connection & 0xfffff) + "/read_ahead_kb");
+        try {
+            Files.writeString(ra, Integer.toString(bytes / 1024), StandardCharsets.US_ASCII);
+        } catch (IOException | RuntimeException e) {
+            System.getLogger(FuseMount.class.getName()).log(System.Logger.Level.DEBUG,
+                    "cannot set " + ra + ": " + e);
         }
     }
 

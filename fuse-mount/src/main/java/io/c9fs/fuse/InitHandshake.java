@@ -87,7 +87,9 @@ final class InitHandshake {
         int agreedMinor = Math.min(minor, MAX_MINOR);
         long flags = wanted(options, fsLocks) & offered;
         int maxPages = (options.maxWrite() + PAGE_SIZE - 1) / PAGE_SIZE;
-        int readahead = Math.min(kernelReadahead, MAX_READAHEAD);
+        // The kernel offers its bdi's read_ahead_kb (128 KiB) and keeps the smaller of the two;
+        // the result is what FuseMount raises the bdi to afterwards.
+        int readahead = MAX_READAHEAD;
         out.putInt(FuseWire.OUT_HEADER + 64).putInt(0).putLong(unique)
                 .putInt(MAJOR).putInt(agreedMinor).putInt(readahead).putInt((int) flags)
                 .putShort((short) MAX_BACKGROUND).putShort((short) CONGESTION_THRESHOLD)

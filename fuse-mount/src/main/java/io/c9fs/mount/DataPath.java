@@ -1,5 +1,6 @@
 package io.c9fs.mount;
 
+import io.c9fs.cache.BlockLoader;
 import io.c9fs.fuse.FuseException;
 import io.c9fs.fuse.FuseRequest;
 import io.c9fs.transport.Errno;
@@ -7,7 +8,7 @@ import io.c9fs.transport.proto.Message;
 import io.c9fs.transport.proto.Message.Rread;
 import io.c9fs.transport.proto.Message.Rwrite;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.ByteBufAllocator;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -67,12 +68,15 @@ final class DataPath {
     }
 
     /**
-     * Reads up to {@code size} bytes at {@code offset} without blocking the caller: for the page
-     * cache, which loads ahead of sequential readers while they are answered from blocks already
-     * there. Pieces of at most {@code chunk} bytes are all in flight at once; the result stops at
-     * the first short piece (end of file). Not interruptible: no process waits on it directly.
+     * Reads {@code into.length()} bytes at {@code offset} into the page cache's blocks without
+     * blocking the caller: for the page cache, which loads ahead of sequential readers while they
+     * are answered from blocks already there. Pieces of at most {@code chunk} bytes are all in
+     * flight at once and are copied once every piece is in (so nothing is stored after the future
+     * completes, as {@link BlockLoader} requires); the count stops at the first short piece (end of
+     * file). Not interruptible: no process waits on it directly.
      */
-    static CompletableFuture<byte[]> readAsync(Rpc rpc, int fid, int chunk, long offset, int size) {
+    static CompletableFuture<Integer> readAsync(Rpc rpc, int fid, int chunk, long offset, BlockLoader.Destination into) {
+        int size = into.length();
         List<CompletableFuture<Rread>> parts = new ArrayList<>();
         for (int done = 0; done < size; done += chunk) {
             parts.add(rpc.send(new Message.Tread(fid, offset + done, Math.min(chunk, size - done)), Rread.class));
@@ -82,7 +86,6 @@ final class DataPath {
                 parts.forEach(Rpc::discard);
                 throw new java.util.concurrent.CompletionException(Rpc.error(err));
             }
-            byte[] out = new byte[size];
             int total = 0;
             boolean ended = false;
             for (int i = 0; i < parts.size(); i++) {
@@ -94,8 +97,10 @@ final class DataPath {
                     int want = Math.min(chunk, size - i * chunk);
                     ByteBuf data = rr.data();
                     int got = Math.min(data.readableBytes(), want);
-                    data.getBytes(data.readerIndex(), out, total, got);
-                    total += got;
+                    for (ByteBuffer b : data.nioBuffers(data.readerIndex(), got)) {
+                        into.put(total, b);
+                        total += b.remaining();
+                    }
                     // End of file: what later pieces read (bytes written since) must not be
                     // glued after a hole.
                     ended = got < want;
@@ -103,7 +108,7 @@ final class DataPath {
                     rr.release();
                 }
             }
-            return total == size ? out : java.util.Arrays.copyOf(out, total);
+            return total;
         });
     }
 
@@ -117,8 +122,11 @@ final class DataPath {
         for (int done = 0; done < size; done += chunk) {
             int n = Math.min(chunk, size - done);
             // A copy: src is the worker's request buffer, reused once we return, while a flushed
-            // or timed-out Twrite may still sit in the client's outbound queue.
-            ByteBuf data = PooledByteBufAllocator.DEFAULT.directBuffer(n);
+            // or timed-out Twrite may still sit in the client's outbound queue. From the
+            // allocator the connection's own buffers come from: PooledByteBufAllocator, called
+            // from a worker (no thread cache), created and zeroed a fresh 4 MiB chunk for about
+            // every 1 MiB WRITE and dropped it again when the Twrite was sent.
+            ByteBuf data = ByteBufAllocator.DEFAULT.directBuffer(n);
             ByteBuffer slice = src.duplicate();
             slice.position(src.position() + done).limit(src.position() + done + n);
             data.writeBytes(slice);

@@ -44,9 +44,10 @@ final class LeasePolicy implements CachePolicy {
         this.leasedNanos = leasedNanos;
         this.flushInterval = flushInterval;
         // 64 KiB blocks: a recall drops little more than it names, and a 256 MiB cache is 4096
-        // entries, so dropping a whole file scans little. Readahead of 1 MiB: one kernel READ of
-        // 128 KiB becomes one 1 MiB round of Treads.
-        this.pages = new PageCache(cacheBytes, 64 * 1024, 1 << 20);
+        // entries, so dropping a whole file scans little. Readahead of 2 MiB past each read:
+        // the kernel reads ahead 1 MiB (FuseMount raises its window), so two 1 MiB loads are in
+        // flight beyond it, one served while the other is copied.
+        this.pages = new PageCache(cacheBytes, 64 * 1024, 2 << 20);
     }
 
     private boolean trusted() {

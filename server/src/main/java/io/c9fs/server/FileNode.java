@@ -71,10 +71,21 @@ public final class FileNode {
         changesBegun++;
     }
 
-    /** How many changes the server has begun on the file: taken before a stat, for {@link #showsOnlyOwnChanges}. */
+    /**
+     * How many changes the server has begun on the file, or {@link #IN_PROGRESS} if one is going
+     * on: taken before a stat, for {@link #showsOnlyOwnChanges}.
+     */
     synchronized long changesBegun() {
-        return changesBegun;
+        return changing > 0 ? IN_PROGRESS : changesBegun;
     }
+
+    /**
+     * A change was in progress before the stat: the stat may have caught it half done (a pwrite
+     * extends the file page by page), a state no version was ever recorded for, even when the
+     * change is over by the time the event is judged. Judging that as a local change recalled a
+     * writer's own file every few megabytes of a sequential write.
+     */
+    static final long IN_PROGRESS = -1;
 
     /** The server's change is done; the file's qid.version is now {@code version}. */
     synchronized void changed(int version) {
@@ -90,12 +101,13 @@ public final class FileNode {
 
     /**
      * True if the file, found as {@code st} after an inotify event, shows nothing but the
-     * server's own changes: one is in progress, one began since {@code begunBeforeStat} (then the
-     * stat may predate it, and compares with nothing), or its qid.version is what the last one
-     * left.
+     * server's own changes: one is in progress, one was when the stat began
+     * ({@code begunBeforeStat} is {@link #IN_PROGRESS}), one began since {@code begunBeforeStat}
+     * (then the stat may predate it, and compares with nothing), or its qid.version is what the
+     * last one left.
      */
     synchronized boolean showsOnlyOwnChanges(Export export, HostStat st, long begunBeforeStat) {
-        return changing > 0 || changesBegun != begunBeforeStat
+        return changing > 0 || begunBeforeStat == IN_PROGRESS || changesBegun != begunBeforeStat
                 || (ownVersionKnown && ownVersion == export.qid(st, this).version());
     }
 }

@@ -58,6 +58,7 @@ public final class Posix {
         long pread(int fd, @Out ByteBuffer buf, long count, long offset);
         long preadv2(int fd, @In long[] iov, int iovcnt, long offset, int flags);
         long pwrite(int fd, @In ByteBuffer buf, long count, long offset);
+        long pwritev(int fd, @In ByteBuffer iov, int iovcnt, long offset);
         int fsync(int fd);
         int fdatasync(int fd);
         long lseek(int fd, long offset, int whence);
@@ -267,6 +268,34 @@ public final class Posix {
 
     public static int pwrite(int fd, ByteBuffer src, long offset) throws ErrnoException {
         return (int) check(LIBC.pwrite(fd, src, src.remaining(), offset), "pwrite");
+    }
+
+    /** Largest iovcnt passed at once (the kernel's IOV_MAX is 1024). */
+    static final int IOV_MAX = 64;
+    private static final ThreadLocal<ByteBuffer> IOVECS = ThreadLocal.withInitial(
+            () -> ByteBuffer.allocateDirect(16 * IOV_MAX).order(ByteOrder.nativeOrder()));
+
+    /**
+     * One pwritev of the remaining bytes of {@code srcs[from..]} (direct buffers, at most
+     * {@link #IOV_MAX} of them) at {@code offset}, gathered by the kernel; the buffers' positions
+     * are left alone. Returns the count written, which may be short.
+     */
+    public static long pwritev(int fd, ByteBuffer[] srcs, int from, long offset) throws ErrnoException {
+        if (!io.netty.util.internal.PlatformDependent.hasUnsafe()) {
+            // No way to learn a buffer's address: one buffer at a time.
+            return pwrite(fd, srcs[from].duplicate(), offset);
+        }
+        ByteBuffer iov = IOVECS.get();
+        int n = Math.min(srcs.length - from, IOV_MAX);
+        for (int i = 0; i < n; i++) {
+            ByteBuffer b = srcs[from + i];
+            if (!b.isDirect()) {
+                throw new IllegalArgumentException("pwritev of a heap buffer");
+            }
+            iov.putLong(16 * i, io.netty.util.internal.PlatformDependent.directBufferAddress(b) + b.position());
+            iov.putLong(16 * i + 8, b.remaining());
+        }
+        return check(LIBC.pwritev(fd, iov, n, offset), "pwritev");
     }
 
     public static void fsync(int fd, boolean dataOnly) throws ErrnoException {

@@ -334,6 +334,23 @@ class LinuxOpsTest {
         assertEquals(1, node.openerCount());
     }
 
+    /**
+     * A Twrite of the whole msize arrives in many socket reads, its payload a composite of their
+     * buffers: each lands in the file in order, and reads give it back.
+     */
+    @Test
+    void aMegabyteTwriteSpanningSocketReadsLandsWhole() throws Exception {
+        byte[] data = new byte[1 << 20];
+        new java.util.Random(41).nextBytes(data);
+        int f = create("big", O_RDWR, 0644);
+        assertEquals(data.length, c.call(new Twrite(f, 4096, Unpooled.wrappedBuffer(data)), Rwrite.class).count());
+        byte[] onDisk = Files.readAllBytes(e.dir.resolve("big"));
+        assertEquals(4096 + data.length, onDisk.length);
+        assertArrayEquals(data, java.util.Arrays.copyOfRange(onDisk, 4096, onDisk.length));
+        assertArrayEquals(java.util.Arrays.copyOfRange(data, 0, 1 << 19), read(f, 4096, 1 << 19));
+        clunk(c, f);
+    }
+
     @Test
     void perConnectionLimits() throws Exception {
         assertEquals((1 << 20) + Message.IOHDRSZ, c.msize(), "msize capped at 1 MiB of data");

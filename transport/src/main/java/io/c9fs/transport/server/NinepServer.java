@@ -136,6 +136,10 @@ public final class NinepServer implements AutoCloseable {
                 }
             }
         }
+        // Socket reads of up to a whole msize, as the client's: a 1 MiB Twrite otherwise arrived in
+        // sixteen 64 KiB reads, each a system call and a buffer of the frame's composite.
+        b.childOption(ChannelOption.RECVBUF_ALLOCATOR,
+                new io.netty.channel.AdaptiveRecvByteBufAllocator(512, 64 * 1024, Math.max(64 * 1024, maxMsize)));
         // Reading pauses while this much reply data waits to be written (see ConnectionHandler):
         // a few full-msize replies, so that pipelined reads keep flowing.
         long low = Math.max(64 * 1024, 2L * maxMsize);
