@@ -393,6 +393,15 @@ static void mmap_writer(char side)
 	int synced = 0;
 	if (m != MAP_FAILED) {
 		for (int k = 0; k < 5 && !synced; k++) {
+			/* A failed msync lost the pages it wrote back, and reports that once (errseq, as
+			 * Linux does): the next msync returns 0 without them. Store them again, so that a
+			 * later success covers them. */
+			for (int i = 0; k > 0 && i < npend; i++) {
+				stamp(b, MW_ID, pend_seq[i], pend_pg[i]);
+				in_map = 1;
+				memcpy(m + (size_t)pend_pg[i] * BS, b, BS);
+				in_map = 0;
+			}
 			if (msync(m, (size_t)NMAP * BS, MS_SYNC) == 0)
 				synced = 1;
 			else
