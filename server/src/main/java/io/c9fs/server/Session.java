@@ -216,21 +216,21 @@ final class Session {
     }
 
     /**
-     * A Tclunk of a fid that names a file without having opened it (what a mount clunks when
-     * the kernel forgets a node), on the event loop: closing its O_PATH descriptor frees the
-     * inode only if this was its last name and descriptor, then as cheaply as an unlink of a
-     * small file. Fids opened for I/O, reading a directory, holding locks or removing their
-     * file at clunk go to a worker.
+     * A Tclunk of a small file's fid on the event loop (what a mount clunks when the kernel
+     * forgets a node, or releases a file it wrote a little to): closing the descriptors frees
+     * the inode only if this was its last name and descriptor, then as cheaply as an unlink of
+     * a small file, and a close starts the write-back of a few pages at most. Fids reading a
+     * directory, holding locks, committing an xattr or removing their file at clunk go to a worker, as do large files.
      */
     private Message inlineClunk(Tclunk c, Changes ch) {
         Fid f = peekFid(c.fid());
-        if (f == null || f.kind != Fid.Kind.FILE || f.handle == null || f.isOpen() || f.dir != null
+        if (f == null || f.kind != Fid.Kind.FILE || f.handle == null || f.dir != null
                 || f.locks != null || f.removeOnClunk || !dialect.isLinux() || !export.statNeverWaits(f.handle)) {
             return null;
         }
         try {
-            HostStat st = Posix.fstat(f.handle.fd());
-            if (st.nlink() == 0 && st.size() > INLINE_FREE_MAX) {
+            HostStat st = Posix.fstat(f.isOpen() ? f.ioFd : f.handle.fd());
+            if (st.size() > INLINE_FREE_MAX && (st.nlink() == 0 || f.isOpen())) {
                 return null;
             }
             return execute(c, ch);
