@@ -143,7 +143,8 @@ final class Session {
     /**
      * Answers {@code t} on the calling thread, the connection's event loop, if that cannot wait for
      * the disk: a Tread of a regular file whose bytes the host's page cache holds in full
-     * (preadv2 RWF_NOWAIT), or a Tgetattr on a local disk file system. Saves the two thread hand-offs of a worker (loop to worker, worker
+     * (preadv2 RWF_NOWAIT), a Tgetattr on a local disk file system, or there a Tunlinkat or
+     * Tclunk of a small file ({@link #inlineUnlink}, {@link #inlineClunk}). Saves the two thread hand-offs of a worker (loop to worker, worker
      * back to the loop), which cost more than the read itself on a small machine. Null when the
      * request must run on a worker as usual: not cached, short (end of file), not a plain file
      * read, or any error (the worker, doing it again, reports it). Called only when no other request of the
