@@ -162,7 +162,10 @@ final class LinuxOps {
     }
 
     private static Rgetattr attrs(Session s, Fid f) throws ErrnoException {
-        HostStat st = Posix.fstat(f.handle.fd());
+        return attrs(s, f, Posix.fstat(f.handle.fd()));
+    }
+
+    private static Rgetattr attrs(Session s, Fid f, HostStat st) {
         return new Rgetattr(Rgetattr.BASIC, s.export.qid(st, f.node), st.mode(), st.uid(),
                 st.gid(), st.nlink(), st.rdev(), st.size(), st.blksize(), st.blocks(),
                 st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(),
@@ -409,7 +412,8 @@ final class LinuxOps {
             Qid qid = create(s, f, t.name(), flags, t.mode() & 07777, t.gid(), ch);
             PathHandle h = f.handle.retain();
             n = new Fid(t.nodefid(), Fid.Kind.FILE, h, s.acquireNode(h), dir.uid);
-            Rgetattr a = attrs(s, f);
+            // The stat the create just took: nothing changed the new file since.
+            Rgetattr a = attrs(s, f, f.handle.stat());
             s.install(f, null);
             try {
                 s.install(n, null);
@@ -442,8 +446,10 @@ final class LinuxOps {
         // Pinned from creation until the fid holds it, so that the chown below is recorded on
         // the node the fid will have.
         FileNode node;
+        HostStat opened;
         try {
-            node = s.export.nodes().acquire(s.export.qidPath(Posix.fstat(fd)));
+            opened = Posix.fstat(fd);
+            node = s.export.nodes().acquire(s.export.qidPath(opened));
         } catch (ErrnoException e) {
             Posix.close(fd);
             throw e;
@@ -452,8 +458,7 @@ final class LinuxOps {
             try {
                 int pathFd = Posix.reopen(fd, Posix.O_PATH | Posix.O_CLOEXEC);
                 try {
-                    chown(s, f, node, pathFd, gid);
-                    HostStat st = Posix.fstat(pathFd);
+                    HostStat st = chown(s, f, node, pathFd, gid, opened);
                     created = new PathHandle(pathFd, f.handle.retain(), name, st);
                 } catch (ErrnoException e) {
                     Posix.close(pathFd);
@@ -474,20 +479,19 @@ final class LinuxOps {
     }
 
     /**
-     * Gives a new file to the attaching user and the requested group, when we may. The change is
+     * Gives a new file ({@code st}: its stat at the open) to the attaching user and the requested
+     * group, when we may, and returns its stat now. The change is
      * bracketed on the file's node, so that the inotify event it causes is known as the server's
      * own and not recalled from the creator as a local change.
      */
-    private static void chown(Session s, Fid f, FileNode node, int pathFd, int gid) throws ErrnoException {
+    private static HostStat chown(Session s, Fid f, FileNode node, int pathFd, int gid, HostStat st)
+            throws ErrnoException {
         int uid = Session.ownerFor(f.uid);
-        if (uid == -1) {
-            return;
-        }
-        HostStat st = Posix.fstat(pathFd);
-        if (st.uid() == uid && st.gid() == gid) {
+        if (uid == -1 || (st.uid() == uid && st.gid() == gid)) {
             // Already theirs (root creating as root, the common case): a chown would only move
-            // ctime and wake the local-change watcher for nothing.
-            return;
+            // ctime and wake the local-change watcher for nothing; the stat taken at the open
+            // is still the file's.
+            return st;
         }
         node.changing();
         try {
@@ -495,6 +499,7 @@ final class LinuxOps {
         } finally {
             s.changed(node, pathFd);
         }
+        return Posix.fstat(pathFd);
     }
 
     private Message setattr(Tsetattr t, Changes ch) throws ErrnoException {

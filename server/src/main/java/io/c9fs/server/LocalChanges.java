@@ -132,28 +132,21 @@ final class LocalChanges implements AutoCloseable {
         return h.stat().isDir() || h.parent() == null ? h : h.parent();
     }
 
+    /**
+     * How long the watcher lets events gather after the first before it judges them: a client
+     * creating or removing files in a row (each an event of our own) then costs this thread one
+     * wake-up and one stat of the directory per batch instead of per file. A local change is
+     * recalled this much later; nobody waits for it anyway.
+     */
+    static final long GATHER_NANOS = 2_000_000;
+
     private void run() {
         try {
             while (true) {
-                WatchKey key = service.take();
-                Watched w;
-                synchronized (this) {
-                    w = byKey.get(key);
-                    if (w != null) {
-                        w.dir.retain();
-                    }
-                }
-                try {
-                    for (WatchEvent<?> e : key.pollEvents()) {
-                        if (w != null && e.context() instanceof Path name) {
-                            changed(w, e.kind(), name.toString());
-                        }
-                    }
-                } finally {
-                    key.reset();
-                    if (w != null) {
-                        w.dir.release();
-                    }
+                WatchKey first = service.take();
+                java.util.concurrent.locks.LockSupport.parkNanos(GATHER_NANOS);
+                for (WatchKey key = first; key != null; key = service.poll()) {
+                    handle(key);
                 }
             }
         } catch (ClosedWatchServiceException | InterruptedException e) {
@@ -163,50 +156,91 @@ final class LocalChanges implements AutoCloseable {
         }
     }
 
-    private void changed(Watched w, WatchEvent.Kind<?> kind, String name) {
-        if (kind == StandardWatchEventKinds.ENTRY_MODIFY) {
-            HostStat st;
-            try {
-                st = Posix.fstatat(w.dir.fd(), name, Posix.AT_SYMLINK_NOFOLLOW);
-            } catch (ErrnoException gone) {
-                return;
+    private void handle(WatchKey key) {
+        Watched w;
+        synchronized (this) {
+            w = byKey.get(key);
+            if (w != null) {
+                w.dir.retain();
             }
-            long path = export.qidPath(st);
-            FileNode node = export.nodes().peek(path);
-            if (node == null) {
-                // No fid on the file, so no change of the server's own to tell apart: a client
-                // that knows it from a listing holds its lease, which a local change recalls.
-                if (leases.leased(path)) {
-                    leases.localChange(path, LeaseManager.Kind.DATA, "");
-                    leases.localChange(path, LeaseManager.Kind.ATTR, "");
+        }
+        try {
+            // Names in event order, once each; entry events judged together (see entries).
+            java.util.LinkedHashSet<String> modified = new java.util.LinkedHashSet<>();
+            java.util.LinkedHashSet<String> entries = new java.util.LinkedHashSet<>();
+            for (WatchEvent<?> e : key.pollEvents()) {
+                if (w != null && e.context() instanceof Path name) {
+                    (e.kind() == StandardWatchEventKinds.ENTRY_MODIFY ? modified : entries).add(name.toString());
                 }
-                return;
             }
-            // Stat again after taking the node's change count: the first stat, which found the
-            // node, may predate a change the server has made since.
-            long begun = node.changesBegun();
-            try {
-                st = Posix.fstatat(w.dir.fd(), name, Posix.AT_SYMLINK_NOFOLLOW);
-            } catch (ErrnoException gone) {
-                return;
+            if (w != null) {
+                for (String name : modified) {
+                    modified(w, name);
+                }
+                entries(w, entries);
             }
-            if (export.qidPath(st) == path && !node.showsOnlyOwnChanges(export, st, begun)) {
+        } finally {
+            key.reset();
+            if (w != null) {
+                w.dir.release();
+            }
+        }
+    }
+
+    private void modified(Watched w, String name) {
+        HostStat st;
+        try {
+            st = Posix.fstatat(w.dir.fd(), name, Posix.AT_SYMLINK_NOFOLLOW);
+        } catch (ErrnoException gone) {
+            return;
+        }
+        long path = export.qidPath(st);
+        FileNode node = export.nodes().peek(path);
+        if (node == null) {
+            // No fid on the file, so no change of the server's own to tell apart: a client
+            // that knows it from a listing holds its lease, which a local change recalls.
+            if (leases.leased(path)) {
                 leases.localChange(path, LeaseManager.Kind.DATA, "");
                 leases.localChange(path, LeaseManager.Kind.ATTR, "");
             }
-        } else {
-            FileNode node = export.nodes().peek(w.path);
-            if (node == null) {
+            return;
+        }
+        // Stat again after taking the node's change count: the first stat, which found the
+        // node, may predate a change the server has made since.
+        long begun = node.changesBegun();
+        try {
+            st = Posix.fstatat(w.dir.fd(), name, Posix.AT_SYMLINK_NOFOLLOW);
+        } catch (ErrnoException gone) {
+            return;
+        }
+        if (export.qidPath(st) == path && !node.showsOnlyOwnChanges(export, st, begun)) {
+            leases.localChange(path, LeaseManager.Kind.DATA, "");
+            leases.localChange(path, LeaseManager.Kind.ATTR, "");
+        }
+    }
+
+    /**
+     * Names created or removed in {@code w}: one stat of the directory judges them all, since
+     * every event read was caused before it; if it shows only the server's changes, all were
+     * the server's, otherwise each name is recalled.
+     */
+    private void entries(Watched w, java.util.Set<String> names) {
+        if (names.isEmpty()) {
+            return;
+        }
+        FileNode node = export.nodes().peek(w.path);
+        if (node == null) {
+            return;
+        }
+        long begun = node.changesBegun();
+        try {
+            if (node.showsOnlyOwnChanges(export, Posix.fstat(w.dir.fd()), begun)) {
                 return;
             }
-            long begun = node.changesBegun();
-            try {
-                if (node.showsOnlyOwnChanges(export, Posix.fstat(w.dir.fd()), begun)) {
-                    return;
-                }
-            } catch (ErrnoException gone) {
-                return;
-            }
+        } catch (ErrnoException gone) {
+            return;
+        }
+        for (String name : names) {
             leases.localChange(w.path, LeaseManager.Kind.ENTRY, name);
         }
     }

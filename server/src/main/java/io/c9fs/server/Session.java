@@ -128,19 +128,35 @@ final class Session {
     /** Whether {@link #tryInline} may answer {@code t}; checked before the request is queued. */
     static boolean inlineCandidate(Message t) {
         return (t instanceof Tread r && r.count() > 0 && r.count() <= INLINE_READ_MAX)
-                || t instanceof Message.Tgetattr;
+                || t instanceof Message.Tgetattr
+                || (t instanceof Message.Tunlinkat u && (u.flags() & Posix.AT_REMOVEDIR) == 0)
+                || t instanceof Tclunk;
     }
+
+    /**
+     * The largest file {@link #tryInline} unlinks, or closes the last descriptor of, on the event
+     * loop: freeing its few blocks takes no longer than the stat, while a large file's extents
+     * could hold the loop from the connection's other requests.
+     */
+    static final long INLINE_FREE_MAX = 1024 * 1024;
 
     /**
      * Answers {@code t} on the calling thread, the connection's event loop, if that cannot wait for
      * the disk: a Tread of a regular file whose bytes the host's page cache holds in full
-     * (preadv2 RWF_NOWAIT), or a Tgetattr on a local disk file system. Saves the two thread hand-offs of a worker (loop to worker, worker
+     * (preadv2 RWF_NOWAIT), a Tgetattr on a local disk file system, or there a Tunlinkat or
+     * Tclunk of a small file ({@link #inlineUnlink}, {@link #inlineClunk}). Saves the two thread hand-offs of a worker (loop to worker, worker
      * back to the loop), which cost more than the read itself on a small machine. Null when the
      * request must run on a worker as usual: not cached, short (end of file), not a plain file
      * read, or any error (the worker, doing it again, reports it). Called only when no other request of the
      * fid is queued or running, like {@link #execute}.
      */
     Message tryInline(Message t, Changes ch) {
+        if (t instanceof Message.Tunlinkat u) {
+            return inlineUnlink(u, ch);
+        }
+        if (t instanceof Tclunk c) {
+            return inlineClunk(c, ch);
+        }
         if (t instanceof Message.Tgetattr g) {
             // An fstat of the fid's O_PATH descriptor: the inode is held, so on a local disk file
             // system nothing is read.
@@ -174,6 +190,54 @@ final class Session {
         }
         buf.writerIndex(n);
         return new Rread(buf);
+    }
+
+    /**
+     * A Tunlinkat of a small file in a directory on the local disk, on the event loop. Unlinking
+     * is a directory change like the Tgetattr's stat: answered from the dentry and inode caches
+     * (the kernel has just looked the name up to remove it), with the journal's work done later by
+     * the kernel's own threads; on a worker the two hand-offs cost more than the unlink
+     * (bench row d). Its recalls (phase 2) are waited for without the loop, as for any request.
+     */
+    private Message inlineUnlink(Message.Tunlinkat u, Changes ch) {
+        Fid d = peekFid(u.dirfid());
+        if (d == null || d.kind != Fid.Kind.FILE || d.handle == null || !dialect.isLinux()
+                || !export.statNeverWaits(d.handle)) {
+            return null;
+        }
+        try {
+            HostStat st = Posix.fstatat(d.handle.fd(), u.name(), Posix.AT_SYMLINK_NOFOLLOW);
+            if (st.isDir() || (st.nlink() <= 1 && st.size() > INLINE_FREE_MAX)) {
+                return null;
+            }
+            return linux.execute(u, ch);
+        } catch (ErrnoException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /**
+     * A Tclunk of a small file's fid on the event loop (what a mount clunks when the kernel
+     * forgets a node, or releases a file it wrote a little to): closing the descriptors frees
+     * the inode only if this was its last name and descriptor, then as cheaply as an unlink of
+     * a small file, and a close starts the write-back of a few pages at most. Fids reading a
+     * directory, holding locks, committing an xattr or removing their file at clunk go to a worker, as do large files.
+     */
+    private Message inlineClunk(Tclunk c, Changes ch) {
+        Fid f = peekFid(c.fid());
+        if (f == null || f.kind != Fid.Kind.FILE || f.handle == null || f.dir != null
+                || f.locks != null || f.removeOnClunk || !dialect.isLinux() || !export.statNeverWaits(f.handle)) {
+            return null;
+        }
+        try {
+            HostStat st = Posix.fstat(f.isOpen() ? f.ioFd : f.handle.fd());
+            if (st.size() > INLINE_FREE_MAX && (st.nlink() == 0 || f.isOpen())) {
+                return null;
+            }
+            return execute(c, ch);
+        } catch (ErrnoException | RuntimeException e) {
+            return null;
+        }
     }
 
     /** The recalls to wait for before {@code t} is applied (phase 1, or a write lease's grant). */
