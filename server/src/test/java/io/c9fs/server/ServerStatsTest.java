@@ -62,6 +62,9 @@ class ServerStatsTest {
             assertEquals(Rlock.SUCCESS, plain.call(new Tlock(pf, Tlock.WRLCK, 0, 0, 5, 1, "p"), Rlock.class).status());
             plain.call(new Twrite(pf, 0, Unpooled.wrappedBuffer("AB".getBytes(StandardCharsets.UTF_8))), Rwrite.class);
             await(() -> h.received() >= 1, 5000, "the leased client recalled");
+            // A request counts as in flight until its reply has been handed to the socket, which
+            // may be just after the client has it.
+            await(() -> e.server.stats().inFlight() == 0, 5000, "the answered requests counted out");
 
             Map<String, String> m = stats(e.server);
             assertEquals("2", m.get("clients"));
