@@ -94,6 +94,19 @@ final class Node {
         this.name = name;
     }
 
+    /**
+     * A new walk of this node's path gave it {@code fid}: the node now answers to that fid, the
+     * walk's epoch and where it was found. Called under the NodeTable's monitor, the order the
+     * fields were always written in.
+     */
+    void rewalked(int fid, long walkedEpoch, Qid qid, long parent, String name) {
+        this.fid = fid;
+        this.walkedEpoch = walkedEpoch;
+        this.qid = qid;
+        this.parent = parent;
+        this.name = name;
+    }
+
     /** To be read before asking the server, and handed to {@link #rememberXattrAbsent}. */
     long xattrGeneration() {
         return xattrGeneration.get();

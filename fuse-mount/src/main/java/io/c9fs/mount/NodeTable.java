@@ -145,11 +145,7 @@ final class NodeTable {
             } else if (node.fid == Message.NOFID) {
                 // Made from a listing (no fid yet): this walk gives it one.
                 spare = Message.NOFID;
-                node.fid = walkedFid;
-                node.walkedEpoch = walkEpoch;
-                node.qid = qid;
-                node.parent = parent;
-                node.name = name;
+                node.rewalked(walkedFid, walkEpoch, qid, parent, name);
             } else if (node == root
                     || node.parent == parent && node.name.equals(name) && node.walkedEpoch >= epoch) {
                 // The old fid was walked along this same path since the last directory rename:
@@ -162,11 +158,7 @@ final class NodeTable {
                     epoch++;
                 }
                 spare = node.fid;
-                node.fid = walkedFid;
-                node.walkedEpoch = walkEpoch;
-                node.qid = qid;
-                node.parent = parent;
-                node.name = name;
+                node.rewalked(walkedFid, walkEpoch, qid, parent, name);
             }
             node.lookups++;
         }
