@@ -17,6 +17,7 @@ import io.c9fs.fuse.OpenOut;
 import io.c9fs.fuse.SetattrIn;
 import io.c9fs.fuse.StatfsOut;
 import io.c9fs.transport.Errno;
+import io.c9fs.transport.client.NinepException;
 import io.c9fs.transport.client.NinepSession;
 import io.c9fs.transport.proto.Dialect;
 import io.c9fs.transport.proto.Dirent;
@@ -151,6 +152,15 @@ public final class NinepFilesystem implements FuseFilesystem {
     private final ConcurrentMap<Long, OpenHandle> handles = new ConcurrentHashMap<>();
     private final LockOwners locks = new LockOwners();
     private final AtomicLong writebackErrors = new AtomicLong();
+    private final int rootFid;
+    /**
+     * The root's attributes and the file system's statfs as last fetched (first at INIT),
+     * answered while the server is away: umount(8) stats the mount point and fstatfs()es it
+     * before it unmounts, and on a hard mount both waited for the server, so a plain `umount`
+     * (and `df`) hung for the whole outage.
+     */
+    private volatile Rgetattr rootAttrs;
+    private volatile Message.Rstatfs lastStatfs;
     private volatile FuseSession session;
     private final AtomicLong nextFh = new AtomicLong(1);
     private final FidReaper reaper;
@@ -188,6 +198,7 @@ public final class NinepFilesystem implements FuseFilesystem {
             throw new IllegalArgumentException("needs a 9P2000.L connection, not " + client.dialect());
         }
         this.client = client;
+        this.rootFid = rootFid;
         this.rpc = new Rpc(client, requestTimeout);
         this.requestTimeout = requestTimeout;
         this.reaper = new FidReaper(rpc, requestTimeout);
@@ -213,6 +224,12 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public void init(FuseSession session) {
         this.session = session;
+        try {
+            rootAttrs = client.call(new Message.Tgetattr(rootFid, Rgetattr.BASIC), Rgetattr.class);
+            lastStatfs = client.call(new Message.Tstatfs(rootFid), Message.Rstatfs.class);
+        } catch (NinepException | RuntimeException e) {
+            // Learnt at the first GETATTR of the root and the first STATFS instead.
+        }
         policy.start(nodes, session);
     }
 
@@ -267,9 +284,17 @@ public final class NinepFilesystem implements FuseFilesystem {
                 return new AttrOut(policy.attrTimeoutNanos(), Attrs.of(known));
             }
         }
+        boolean root = nodeid == NodeTable.ROOT;
+        Rgetattr last = rootAttrs;
+        if (root && last != null && !client.isOpen()) {
+            return new AttrOut(0, Attrs.of(last)); // not kept: asked again once the server is back
+        }
         OpenHandle h = fh == -1 ? null : handles.get(fh);
         Rgetattr a = fresh(r, () -> rpc.call(r, new Message.Tgetattr(h != null && h.node == node ? h.fid : fid(r, node),
                 Rgetattr.BASIC), Rgetattr.class), node);
+        if (root) {
+            rootAttrs = a;
+        }
         return new AttrOut(policy.attrTimeoutNanos(), Attrs.of(a));
     }
 
@@ -1133,7 +1158,11 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public StatfsOut statfs(FuseRequest r, long nodeid) throws FuseException {
         Node node = nodes.get(nodeid);
-        Message.Rstatfs s = fresh(r, () -> rpc.call(r, new Message.Tstatfs(fid(r, node)), Message.Rstatfs.class), node);
+        Message.Rstatfs s = lastStatfs;
+        if (s == null || client.isOpen()) {
+            s = fresh(r, () -> rpc.call(r, new Message.Tstatfs(fid(r, node)), Message.Rstatfs.class), node);
+            lastStatfs = s;
+        }
         return new StatfsOut(s.blocks(), s.bfree(), s.bavail(), s.files(), s.ffree(), s.bsize(), s.namelen(),
                 s.bsize());
     }
