@@ -821,7 +821,19 @@ public final class NinepFilesystem implements FuseFilesystem {
     public OpenOut opendir(FuseRequest r, long nodeid, int flags) throws FuseException {
         Node node = nodes.get(nodeid);
         OpenHandle h = fresh(r, () -> openFid(r, node, O_RDONLY), node);
-        return new OpenOut(h.fh, 0);
+        if (!policy.recalls()) {
+            return new OpenOut(h.fh, 0);
+        }
+        // While the server recalls this mount's names, the kernel may keep a listing it read and
+        // serve the next one itself (no READDIRPLUS, no Treaddirattr: the server lists and stats
+        // nothing). Another client's change of a name here is recalled as an entry recall, which
+        // drops the cached listing (KernelNotifications); this mount's own changes the kernel sees
+        // itself (a changed directory's cache is reset at the next listing).
+        int open = OpenOut.FOPEN_CACHE_DIR;
+        if (node.listingOpened(h.fh)) {
+            open |= OpenOut.FOPEN_KEEP_CACHE;
+        }
+        return new OpenOut(h.fh, open);
     }
 
     @Override
@@ -1120,6 +1132,10 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     @Override
     public void releasedir(FuseRequest r, long nodeid, long fh) {
+        OpenHandle h = handles.get(fh);
+        if (h != null) {
+            h.node.listingReleased(fh);
+        }
         release(r, nodeid, fh, 0, 0);
     }
 
