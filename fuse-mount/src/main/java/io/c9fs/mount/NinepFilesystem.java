@@ -70,6 +70,8 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class NinepFilesystem implements FuseFilesystem {
     /** -o listattr: READDIRPLUS through Treaddirattr. */
     private final boolean listAttrs;
+    /** See {@link #cacheAcls}; set before the mount, read once at INIT. */
+    private volatile boolean aclCache;
     /**
      * Bumped by this mount's unlink, rmdir, rename and link: each changes some file's link count
      * or ctime, a file {@link Node#cachedAttrs} may hold without this mount knowing its node.
@@ -1205,6 +1207,27 @@ public final class NinepFilesystem implements FuseFilesystem {
             }
             throw e;
         }
+    }
+
+    /**
+     * -o aclcache, before mounting: under leases the kernel may keep ACLs (`ls -l` asks every
+     * file for one; kept, a second listing asks nothing). Another client's or the server
+     * machine's change of an ACL is an xattr change, recalled as an attribute recall, whose
+     * FUSE_NOTIFY_INVAL_INODE drops the kernel's ACLs with the attributes; without leases nothing
+     * would drop them in time, so the kernel keeps none. Not the default, for its price:
+     * FUSE_POSIX_ACL implies default_permissions, so the kernel checks permissions itself (the
+     * answers {@link #access} gives, now for every operation: other users under allow_other no
+     * longer act with the attached user's rights), and it fetches a directory's attributes
+     * before the next permission check whenever a create or unlink there dropped them: a GETATTR,
+     * a Tgetattr, per create and per unlink (unlinks/s halved in the meta benchmark).
+     */
+    void cacheAcls() {
+        aclCache = true;
+    }
+
+    @Override
+    public boolean cachesAcls() {
+        return aclCache && policy instanceof LeasePolicy;
     }
 
     @Override
