@@ -235,11 +235,15 @@ class ReaddirattrMountTest {
         }
         Path d = a.resolve("kept-listing");
         assertEquals(2000, names(d).size());
-        long before = requests(a);
-        assertEquals(2000, names(d).size());
-        long spent = requests(a) - before;
         // Uncached, 2,000 entries are about a dozen Treaddirattr; kept, the open's clone walk,
-        // Tlopen and Tclunk, and perhaps a lease heartbeat.
+        // Tlopen and Tclunk, and perhaps a lease heartbeat. Three tries: a drop_caches by anything
+        // else on the machine evicts the kept listing with the directory's inode.
+        long spent = Long.MAX_VALUE;
+        for (int i = 0; i < 3 && spent > 8; i++) {
+            long before = requests(a);
+            assertEquals(2000, names(d).size());
+            spent = requests(a) - before;
+        }
         assertTrue(spent <= 8, spent + " 9P requests for a listing the kernel kept");
         Files.writeString(bd.resolve("new"), "");
         assertTrue(names(d).contains("new"), "B's create");
