@@ -736,18 +736,23 @@ static int run_check(const struct check *k, int idx, const char *dir_a, const ch
 /* "3" selects 3a, 3b and 3c; a check's own name selects just that check. */
 static int selected(const struct check *k, const char *only)
 {
-	char list[256];
 	if (!only)
 		return 1;
-	snprintf(list, sizeof list, "%s", only);
-	for (char *save, *w = strtok_r(list, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
-		size_t n = strlen(w);
-		if (strcmp(w, k->name) == 0 || strcmp(w, k->clause) == 0)
-			return 1;
-		if (strncmp(w, k->clause, n) == 0 && k->clause[n] >= 'a' && k->clause[n] <= 'z')
-			return 1;
+	/* As long as the list is: coherence-test names every check of a clause, and a fixed
+	 * buffer silently dropped the last ones once clause 5 had eleven. */
+	char *list = strdup(only);
+	if (!list) {
+		perror("coh: strdup");
+		exit(2);
 	}
-	return 0;
+	int found = 0;
+	for (char *save, *w = strtok_r(list, ",", &save); w && !found; w = strtok_r(NULL, ",", &save)) {
+		size_t n = strlen(w);
+		found = strcmp(w, k->name) == 0 || strcmp(w, k->clause) == 0
+			|| (strncmp(w, k->clause, n) == 0 && k->clause[n] >= 'a' && k->clause[n] <= 'z');
+	}
+	free(list);
+	return found;
 }
 
 static void usage(void)
