@@ -143,6 +143,9 @@ public final class Main {
                     ? new NinepFilesystem(client, rootFid, root, policy, args.timeout(), args.workers() - 2,
                             args.listAttrs())
                     : new LegacyFilesystem(client, rootFid, root, policy, uid(), gid(), args.timeout());
+            if (args.aclCache() && fs instanceof NinepFilesystem n) {
+                n.cacheAcls();
+            }
             MountOptions options = new MountOptions(args.address().replace(',', '_'), "c9fs", args.readOnly(),
                     args.allowOther(), args.workers(), MountOptions.MAX_WRITE_LIMIT, false, false,
                     args.fuseOptions());

@@ -71,6 +71,8 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class NinepFilesystem implements FuseFilesystem {
     /** -o listattr: READDIRPLUS through Treaddirattr. */
     private final boolean listAttrs;
+    /** See {@link #cacheAcls}; set before the mount, read once at INIT. */
+    private volatile boolean aclCache;
     /**
      * Bumped by this mount's unlink, rmdir, rename and link: each changes some file's link count
      * or ctime, a file {@link Node#cachedAttrs} may hold without this mount knowing its node.
@@ -846,7 +848,19 @@ public final class NinepFilesystem implements FuseFilesystem {
     public OpenOut opendir(FuseRequest r, long nodeid, int flags) throws FuseException {
         Node node = nodes.get(nodeid);
         OpenHandle h = fresh(r, () -> openFid(r, node, O_RDONLY), node);
-        return new OpenOut(h.fh, 0);
+        if (!policy.recalls()) {
+            return new OpenOut(h.fh, 0);
+        }
+        // While the server recalls this mount's names, the kernel may keep a listing it read and
+        // serve the next one itself (no READDIRPLUS, no Treaddirattr: the server lists and stats
+        // nothing). Another client's change of a name here is recalled as an entry recall, which
+        // drops the cached listing (KernelNotifications); this mount's own changes the kernel sees
+        // itself (a changed directory's cache is reset at the next listing).
+        int open = OpenOut.FOPEN_CACHE_DIR;
+        if (node.listingOpened(h.fh)) {
+            open |= OpenOut.FOPEN_KEEP_CACHE;
+        }
+        return new OpenOut(h.fh, open);
     }
 
     @Override
@@ -1145,6 +1159,10 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     @Override
     public void releasedir(FuseRequest r, long nodeid, long fh) {
+        OpenHandle h = handles.get(fh);
+        if (h != null) {
+            h.node.listingReleased(fh);
+        }
         release(r, nodeid, fh, 0, 0);
     }
 
@@ -1218,6 +1236,27 @@ public final class NinepFilesystem implements FuseFilesystem {
             }
             throw e;
         }
+    }
+
+    /**
+     * -o aclcache, before mounting: under leases the kernel may keep ACLs (`ls -l` asks every
+     * file for one; kept, a second listing asks nothing). Another client's or the server
+     * machine's change of an ACL is an xattr change, recalled as an attribute recall, whose
+     * FUSE_NOTIFY_INVAL_INODE drops the kernel's ACLs with the attributes; without leases nothing
+     * would drop them in time, so the kernel keeps none. Not the default, for its price:
+     * FUSE_POSIX_ACL implies default_permissions, so the kernel checks permissions itself (the
+     * answers {@link #access} gives, now for every operation: other users under allow_other no
+     * longer act with the attached user's rights), and it fetches a directory's attributes
+     * before the next permission check whenever a create or unlink there dropped them: a GETATTR,
+     * a Tgetattr, per create and per unlink (unlinks/s halved in the meta benchmark).
+     */
+    void cacheAcls() {
+        aclCache = true;
+    }
+
+    @Override
+    public boolean cachesAcls() {
+        return aclCache && policy instanceof LeasePolicy;
     }
 
     @Override
