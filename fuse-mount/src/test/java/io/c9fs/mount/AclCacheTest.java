@@ -27,51 +27,29 @@ import org.junit.jupiter.api.Test;
 class AclCacheTest {
     private static Path scratch;
     private static Path export;
-    private static ServerProcess server;
+    private static TwoMounts mounts;
     private static Path a;
     private static Path b;
     private static Path acl;
-    private static final List<Process> daemons = new ArrayList<>();
 
     @BeforeAll
     static void mountTwice() throws Exception {
         TestEnv.requireFuse();
         acl = TestEnv.compile("mount-acl");
-        scratch = TestEnv.freshDir("acl-cache");
-        export = Files.createDirectory(scratch.resolve("export"));
-        server = ServerProcess.start(ServerProcess.Kind.C9FS_SERVE, export, scratch.resolve("server.log"));
         // allow_other for the permission check as another user; through fusermount3 (not root) it
         // would need user_allow_other in /etc/fuse.conf, and that check needs root anyway.
-        a = mount("a", Main.uid() == 0 ? "timeout=10,aclcache,allow_other" : "timeout=10,aclcache");
-        b = mount("b", "timeout=10");
-    }
-
-    private static Path mount(String name, String options) throws Exception {
-        Path mnt = Files.createDirectory(scratch.resolve(name));
-        daemons.add(MountDaemon.start(server.address(), mnt, options, scratch.resolve(name + ".log")));
-        return mnt;
+        mounts = TwoMounts.start("acl-cache", Main.uid() == 0 ? "timeout=10,aclcache,allow_other" : "timeout=10,aclcache", "timeout=10");
+        scratch = mounts.scratch;
+        export = mounts.export;
+        a = mounts.a;
+        b = mounts.b;
     }
 
     @AfterAll
     static void tearDown() throws Exception {
-        for (Process p : daemons) {
-            p.destroy();
+        if (mounts != null) {
+            mounts.close();
         }
-        for (Process p : daemons) {
-            if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                p.waitFor(10, TimeUnit.SECONDS);
-            }
-        }
-        for (Path mnt : new Path[] {a, b}) {
-            if (mnt != null && MountedFs.isMounted(mnt)) {
-                TestEnv.forceUnmount(mnt);
-            }
-        }
-        if (server != null) {
-            server.close();
-        }
-        TestEnv.delete(scratch);
     }
 
     private static String acl(String op, Path p) throws Exception {

@@ -250,21 +250,10 @@ class RedialingSessionScriptedTest {
 
     @Test
     void theClientTokenFollowsTheAttachOnEveryConnectionUntilTheServerRefusesIt() throws Exception {
-        server = new ScriptedServer(EnumSet.of(Dialect.P9P2000_L_C9), 64 * 1024);
-        session = RedialingSession.connect(server.address(),
-                ClientConfig.defaults().withVersion(Dialect.P9P2000_L_C9.version()), null);
-        assertEquals(0, session.allocFid());
-        CompletableFuture<Rattach> a = session.rpc(new Tattach(0, Message.NOFID, "u", "", 0), Rattach.class);
-        answer(Tattach.class, new Rattach(ROOT));
-        a.get(10, TimeUnit.SECONDS);
-        // On the first connection after its first attach, not waited for.
-        Tclient first = (Tclient) answer(Tclient.class, new Rclient(0)).fcall().message();
-        assertEquals(1, session.allocFid());
-        CompletableFuture<Rwalk> w = session.rpc(new Twalk(0, 1, List.of("f")), Rwalk.class);
-        Request walk = answer(Twalk.class, new Rwalk(List.of(FILE)));
-        w.get(10, TimeUnit.SECONDS);
+        Started started = startLeased();
+        Tclient first = started.token();
 
-        walk.conn().channel().close();
+        started.walk().conn().channel().close();
         answer(Tattach.class, new Rattach(ROOT));
         // Right after the re-attach, before the walks: the same token.
         Request again = answer(Tclient.class, new Rclient(1));
@@ -297,18 +286,7 @@ class RedialingSessionScriptedTest {
      */
     @Test
     void aRecallReachingARestoreIsAnsweredWhileItsWriteLeaseWaits() throws Exception {
-        server = new ScriptedServer(EnumSet.of(Dialect.P9P2000_L_C9), 64 * 1024);
-        session = RedialingSession.connect(server.address(),
-                ClientConfig.defaults().withVersion(Dialect.P9P2000_L_C9.version()), null);
-        assertEquals(0, session.allocFid());
-        CompletableFuture<Rattach> a = session.rpc(new Tattach(0, Message.NOFID, "u", "", 0), Rattach.class);
-        answer(Tattach.class, new Rattach(ROOT));
-        a.get(10, TimeUnit.SECONDS);
-        answer(Tclient.class, new Rclient(0));
-        assertEquals(1, session.allocFid());
-        CompletableFuture<Rwalk> w = session.rpc(new Twalk(0, 1, List.of("f")), Rwalk.class);
-        answer(Twalk.class, new Rwalk(List.of(FILE)));
-        w.get(10, TimeUnit.SECONDS);
+        startLeased();
         CompletableFuture<Rlease> l = session.rpc(new Tlease(1, Message.LEASE_WRITE), Rlease.class);
         Request lease = answer(Tlease.class, new Rlease(Message.LEASE_WRITE, 1, 5000, FILE));
         l.get(10, TimeUnit.SECONDS);
@@ -329,6 +307,29 @@ class RedialingSessionScriptedTest {
         retake.conn().reply(retake.tag(), new Rlease(Message.LEASE_WRITE, 2, 5000, FILE));
         awaitConnected();
         assertEquals(1, session.recovery().restoreRecalls());
+    }
+
+    record Started(Tclient token, Request walk) {
+    }
+
+    /**
+     * A 9P2000.L.c9 session: fid 0 attached, the client token presented after it (on the first
+     * connection, not waited for), fid 1 walked to "f". The token and the walk's request.
+     */
+    Started startLeased() throws Exception {
+        server = new ScriptedServer(EnumSet.of(Dialect.P9P2000_L_C9), 64 * 1024);
+        session = RedialingSession.connect(server.address(),
+                ClientConfig.defaults().withVersion(Dialect.P9P2000_L_C9.version()), null);
+        assertEquals(0, session.allocFid());
+        CompletableFuture<Rattach> a = session.rpc(new Tattach(0, Message.NOFID, "u", "", 0), Rattach.class);
+        answer(Tattach.class, new Rattach(ROOT));
+        a.get(10, TimeUnit.SECONDS);
+        Tclient token = (Tclient) answer(Tclient.class, new Rclient(0)).fcall().message();
+        assertEquals(1, session.allocFid());
+        CompletableFuture<Rwalk> w = session.rpc(new Twalk(0, 1, List.of("f")), Rwalk.class);
+        Request walk = answer(Twalk.class, new Rwalk(List.of(FILE)));
+        w.get(10, TimeUnit.SECONDS);
+        return new Started(token, walk);
     }
 
     void awaitConnected() throws InterruptedException {
