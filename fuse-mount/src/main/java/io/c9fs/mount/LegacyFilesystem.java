@@ -69,6 +69,9 @@ public final class LegacyFilesystem implements FuseFilesystem {
     private static final int READDIRPLUS_GROUP = 64;
 
     private final NinepSession client;
+    private final int rootFid;
+    /** The root's attributes as last fetched, for umount(8) during an outage (see NinepFilesystem). */
+    private volatile Attr rootAttr;
     private final Rpc rpc;
     private final FidReaper reaper;
     private final NodeTable nodes;
@@ -93,6 +96,7 @@ public final class LegacyFilesystem implements FuseFilesystem {
             throw new IllegalArgumentException("9P2000.L connections belong to NinepFilesystem");
         }
         this.client = client;
+        this.rootFid = rootFid;
         this.rpc = new Rpc(client, requestTimeout);
         this.reaper = new FidReaper(rpc, requestTimeout);
         this.nodes = new NodeTable(rootQid, rootFid, rpc::clunk, reaper::retire);
@@ -100,6 +104,15 @@ public final class LegacyFilesystem implements FuseFilesystem {
         this.unix = client.dialect() == Dialect.P9P2000_U;
         this.ownerUid = ownerUid;
         this.ownerGid = ownerGid;
+    }
+
+    @Override
+    public void init(io.c9fs.fuse.FuseSession session) {
+        try {
+            rootAttr = attr(client.call(new Message.Tstat(rootFid), Rstat.class).stat());
+        } catch (io.c9fs.transport.client.NinepException | RuntimeException e) {
+            // Learnt at the root's first GETATTR instead.
+        }
     }
 
     @Override
@@ -138,9 +151,17 @@ public final class LegacyFilesystem implements FuseFilesystem {
     @Override
     public AttrOut getattr(FuseRequest r, long nodeid, long fh) throws FuseException {
         Node node = nodes.get(nodeid);
+        boolean root = nodeid == NodeTable.ROOT;
+        Attr last = rootAttr;
+        if (root && last != null && !client.isOpen()) {
+            return new AttrOut(0, last); // not kept: asked again once the server is back
+        }
         OpenHandle h = fh == -1 ? null : handles.get(fh);
-        Stat s = stat(r, h != null && h.node == node ? h.fid : node.fid);
-        return new AttrOut(policy.attrTimeoutNanos(), attr(s));
+        Attr a = attr(stat(r, h != null && h.node == node ? h.fid : node.fid));
+        if (root) {
+            rootAttr = a;
+        }
+        return new AttrOut(policy.attrTimeoutNanos(), a);
     }
 
     @Override

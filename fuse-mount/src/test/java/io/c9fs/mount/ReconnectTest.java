@@ -212,7 +212,16 @@ class ReconnectTest {
 
     @Test
     void unmountingDuringAnOutageEndsTheDaemon() throws Exception {
-        mount("hard");
+        unmountDuringAnOutage("hard");
+    }
+
+    @Test
+    void unmountingAClassicMountDuringAnOutageEndsTheDaemon() throws Exception {
+        unmountDuringAnOutage("hard,version=9P2000.u");
+    }
+
+    private void unmountDuringAnOutage(String options) throws Exception {
+        mount(options);
         assertEquals("other", Files.readString(mnt.resolve("other")));
         killServer();
         awaitOutage();
