@@ -69,6 +69,8 @@ public final class LeaseClient implements AutoCloseable {
     /** Between a lost connection and the caches dropped after the reconnect: nothing is trusted. */
     private volatile boolean suspended;
     private final AtomicLong reconnects = new AtomicLong();
+    /** Waits for a file's writes in flight (write-behind) before its recall is acknowledged. */
+    private volatile java.util.function.LongConsumer beforeAck = path -> { };
 
     private final Thread recallThread;
     private final Thread flushThread;
@@ -98,6 +100,16 @@ public final class LeaseClient implements AutoCloseable {
         Thread t = new Thread(body, name);
         t.setDaemon(true);
         return t;
+    }
+
+    /**
+     * Sets what runs before a recall of a file is acknowledged, on the recall thread: the mount's
+     * wait for that file's writes in flight. The server holds the request that recalled the file
+     * (another machine's read or stat) until the acknowledgement, so that request sees every byte
+     * whose write(2) returned here (docs/coherence.md, write-behind). Must be bounded.
+     */
+    public void beforeAcknowledging(java.util.function.LongConsumer drain) {
+        this.beforeAck = drain;
     }
 
     /** Starts the threads; the first Tcallback makes the caches trusted. */
@@ -357,6 +369,13 @@ public final class LeaseClient implements AutoCloseable {
             // What could be dropped was; acknowledging is still right, since holding the server
             // back would not bring the rest back either.
             LOG.log(System.Logger.Level.WARNING, "recall " + c + ": " + e.getMessage());
+        }
+        if (c.kind() != Recall.ENTRY && writers.containsKey(c.path())) {
+            try {
+                beforeAck.accept(c.path());
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "recall " + c + ": waiting for writes: " + e.getMessage());
+            }
         }
         recalls.incrementAndGet();
         record(System.nanoTime() - t0);

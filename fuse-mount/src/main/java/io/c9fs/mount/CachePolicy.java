@@ -89,6 +89,23 @@ public interface CachePolicy {
     }
 
     /**
+     * True if a WRITE through writer handle {@code h} may be answered before the server answers
+     * its Twrites (write-behind): only while the server recalls this mount's write lease of the
+     * file before anyone else reads or stats it, and the recall is acknowledged only once the
+     * writes in flight are in (see {@link #drainBeforeRecall}).
+     */
+    default boolean writeBehind(OpenHandle h) {
+        return false;
+    }
+
+    /**
+     * Called once before {@link #start}: {@code drain} waits for the writes in flight of a file
+     * (by qid.path); a policy that acknowledges recalls calls it before each acknowledgement.
+     */
+    default void drainBeforeRecall(java.util.function.LongConsumer drain) {
+    }
+
+    /**
      * The server refused a write through writer handle {@code h} with ESTALE (a lease policy's
      * fence: this mount let a recall of the file expire). Must not wait or notify: a policy that
      * can lift the fence does so from a thread of its own.

@@ -150,6 +150,11 @@ public final class NinepFilesystem implements FuseFilesystem {
     private final Duration requestTimeout;
     private final ConcurrentMap<Long, OpenHandle> handles = new ConcurrentHashMap<>();
     private final LockOwners locks = new LockOwners();
+    /**
+     * WRITEs answered before their Twrites (write-behind): at most 8 MiB of one file in flight,
+     * eight 1 MiB WRITEs, enough to keep both daemons and the link busy while dd waits for none.
+     */
+    private final WriteBehind behind = new WriteBehind(8 << 20);
     private final AtomicLong writebackErrors = new AtomicLong();
     private volatile FuseSession session;
     private final AtomicLong nextFh = new AtomicLong(1);
@@ -196,6 +201,7 @@ public final class NinepFilesystem implements FuseFilesystem {
             nodes.onUnlisted(this::unlisted);
         }
         this.policy = policy;
+        policy.drainBeforeRecall(path -> behind.recalled(rpc, path));
         this.lockWaiters = new Semaphore(Math.max(1, lockWaiters));
         this.lockClient = "c9fs-" + ProcessHandle.current().pid();
     }
@@ -218,6 +224,7 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     @Override
     public void destroy() {
+        behind.drainAll(rpc);
         policy.stop();
         reaper.close();
         for (LockOwners.Holder l : locks.clear()) {
@@ -261,6 +268,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public AttrOut getattr(FuseRequest r, long nodeid, long fh) throws FuseException {
         Node node = nodes.get(nodeid);
+        behind.drain(rpc, r, node.qidPath);
         if (policy.recalls()) {
             Rgetattr known = node.cachedAttrs(System.nanoTime(), nameChanges.get());
             if (known != null) {
@@ -276,6 +284,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public AttrOut setattr(FuseRequest r, long nodeid, SetattrIn in) throws FuseException {
         Node node = nodes.get(nodeid);
+        behind.drain(rpc, r, node.qidPath);
         OpenHandle h = in.has(SetattrIn.FATTR_FH) ? handles.get(in.fh()) : null;
         int valid = 0;
         if (in.has(SetattrIn.FATTR_MODE)) {
@@ -657,6 +666,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     public int read(FuseRequest r, long nodeid, long fh, long offset, int size, ByteBuffer dst)
             throws FuseException {
         OpenHandle h = handle(fh);
+        behind.drain(rpc, r, h.node.qidPath);
         PageCache pages = policy.pages();
         if (pages == null) {
             return DataPath.read(rpc, r, h.fid, h.chunk, offset, size, dst);
@@ -688,6 +698,14 @@ public final class NinepFilesystem implements FuseFilesystem {
             throws FuseException {
         OpenHandle h = handle(fh);
         int size = src.remaining();
+        if ((writeFlags & FUSE_WRITE_CACHE) == 0 && policy.writeBehind(h)) {
+            int behindCount = writeBehind(r, h, offset, src);
+            if (behindCount >= 0) {
+                return behindCount;
+            }
+        }
+        // After every write(2) answered before it: a Twrite through another fid may overtake them.
+        behind.drain(rpc, r, h.node.qidPath);
         int n;
         try {
             n = DataPath.write(rpc, r, h.fid, h.chunk, offset, src);
@@ -714,12 +732,69 @@ public final class NinepFilesystem implements FuseFilesystem {
     }
 
     /**
-     * Writes went through to the server as they happened (no writeback cache): nothing is pending.
+     * Write-behind (docs/coherence.md): the file is held under this mount's write lease, so no one
+     * else reads or stats it without a recall, whose acknowledgement waits for these Twrites. The
+     * WRITE is answered with its full count once they are sent; a failure or short count is kept
+     * as a write-back error (errseq) and reported at the next FSYNC or FLUSH of the file.
+     */
+    private int writeBehind(FuseRequest r, OpenHandle h, long offset, ByteBuffer src) throws FuseException {
+        // -1: the file was recalled since its write lease was taken; written through instead.
+        int size = src.remaining();
+        long path = h.node.qidPath;
+        behind.room(rpc, r, path, h.fid, size);
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        // Recorded before the Twrites go: a drain that starts now must not miss them.
+        if (!behind.started(path, h.fid, size, done)) {
+            return -1;
+        }
+        CompletableFuture<Integer> sent;
+        try {
+            sent = rpc.bounded(DataPath.writeAsync(rpc, h.fid, h.chunk, offset, src));
+        } catch (RuntimeException e) {
+            done.complete(null);
+            throw new FuseException(Errno.EIO, "write of " + h.node + ": " + e);
+        }
+        PageCache pages = policy.pages();
+        if (pages != null) {
+            pages.invalidate(path, offset, size);
+        }
+        sent.whenComplete((n, err) -> {
+            try {
+                if (err != null || n < size) {
+                    FuseException e = err != null ? Rpc.error(err) : new FuseException(Errno.EIO, "short write");
+                    if (e.errno() == Errno.ESTALE) {
+                        policy.writeRefused(h);
+                    }
+                    LOG.log(System.Logger.Level.WARNING, "writing " + size + " bytes of " + h.node + " at " + offset
+                            + " behind failed: " + e.getMessage() + "; reported at the next fsync or close");
+                    h.node.wbErrno = e.errno() == Errno.EINTR ? Errno.EIO : e.errno();
+                    h.node.wbErrSeq.incrementAndGet();
+                    writebackErrors.incrementAndGet();
+                }
+                // Again once written: a load of the page cache may have read the range meanwhile.
+                PageCache p = policy.pages();
+                if (p != null) {
+                    p.invalidate(path, offset, size);
+                }
+            } finally {
+                done.complete(null);
+            }
+        });
+        return size;
+    }
+
+    /**
+     * Writes went through to the server as they happened (no writeback cache), or are waited for
+     * here (write-behind).
      * But a close(2) releases all of the closing process's POSIX locks on the file, and the kernel
      * leaves that to FLUSH when the filesystem handles locks.
      */
     @Override
     public void flush(FuseRequest r, long nodeid, long fh, long lockOwner) throws FuseException {
+        OpenHandle fhHandle = handles.get(fh);
+        if (fhHandle != null) {
+            behind.drain(rpc, r, fhHandle.node.qidPath);
+        }
         LockOwners.Holder mine = locks.remove(nodeid, lockOwner);
         if (mine != null) {
             clunkNow(mine.fid());
@@ -734,7 +809,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     private static void reportLostWrite(OpenHandle h) throws FuseException {
         int errno = h.takeWritebackError();
         if (errno != 0) {
-            throw new FuseException(errno, "a page written back from a mapping of " + h.node + " was not written");
+            throw new FuseException(errno, "a write-back (mapped page or write-behind) of " + h.node + " failed");
         }
     }
 
@@ -765,11 +840,15 @@ public final class NinepFilesystem implements FuseFilesystem {
     public void release(FuseRequest r, long nodeid, long fh, int flags, long lockOwner) {
         OpenHandle h = handles.remove(fh);
         if (h != null) {
+            // Before the write lease goes back and the fid is clunked (a failure after FLUSH has
+            // no one left to report it to but the log and the count).
+            behind.drainQuietly(rpc, h.node.qidPath);
             if (h.writer) {
                 policy.writerReleased(h);
             }
             close(h);
             if (h.writer && h.node.writers.decrementAndGet() == 0) {
+                behind.unshared(h.node.qidPath);
                 prefetchAttrs(h.node);
             }
         }
@@ -799,6 +878,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public void fsync(FuseRequest r, long nodeid, long fh, boolean datasync) throws FuseException {
         OpenHandle h = handle(fh);
+        behind.drain(rpc, r, h.node.qidPath);
         FuseException failed = null;
         try {
             rpc.call(r, new Message.Tfsync(h.fid, datasync ? 1 : 0), Message.Rfsync.class);
@@ -1316,6 +1396,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public FileLock getlk(FuseRequest r, long nodeid, long fh, long owner, FileLock lock) throws FuseException {
         OpenHandle h = handle(fh);
+        behind.drain(rpc, r, h.node.qidPath);
         // Asked through the owner's own lock fid, the server ignores the owner's own locks, as
         // F_GETLK must; an owner without one holds no locks, and the handle's fid holds none.
         LockOwners.Holder mine = locks.get(nodeid, owner);
@@ -1335,6 +1416,8 @@ public final class NinepFilesystem implements FuseFilesystem {
     public void setlk(FuseRequest r, long nodeid, long fh, long owner, FileLock lock, boolean sleep)
             throws FuseException {
         OpenHandle h = handle(fh);
+        // A lock hand-over orders writes between machines: what was written under it lands first.
+        behind.drain(rpc, r, h.node.qidPath);
         if (lock.type() == F_UNLCK) {
             LockOwners.Holder mine = locks.get(nodeid, owner);
             if (mine != null) {
@@ -1431,6 +1514,7 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     @Override
     public long lseek(FuseRequest r, long nodeid, long fh, long offset, int whence) throws FuseException {
+        behind.drain(rpc, r, handle(fh).node.qidPath);
         // 9P2000.L has no SEEK_DATA/SEEK_HOLE; ENOSYS makes the kernel use its generic answer.
         throw new FuseException(Errno.ENOSYS);
     }
@@ -1438,6 +1522,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public void fallocate(FuseRequest r, long nodeid, long fh, long offset, long length, int mode)
             throws FuseException {
+        behind.drain(rpc, r, handle(fh).node.qidPath);
         throw new FuseException(Errno.EOPNOTSUPP, "9P2000.L has no fallocate");
     }
 

@@ -85,6 +85,14 @@ final class LeaseGate {
                 return NOTHING;
             }
             return leases.beforeRead(h, f.node.qidPath(), r.offset(), r.count());
+        } else if (m instanceof Message.Treaddirattr) {
+            return leases.beforeListing(h);
+        } else if (m instanceof Message.Tgetattr g) {
+            Fid f = s.peekFid(g.fid());
+            if (f == null || f.kind != Fid.Kind.FILE || f.node == null || f.dir != null) {
+                return NOTHING;
+            }
+            return leases.beforeStat(h, f.node.qidPath());
         } else if (m instanceof Tsetattr t) {
             long path = fencedFile(s, t.fid());
             return path != NO_FILE && (t.valid() & Tsetattr.SIZE) != 0

@@ -48,6 +48,8 @@ public final class LeaseManager {
     private final ScheduledExecutorService scheduler;
 
     private final Map<Long, Map<Holder, Lease>> leases = new HashMap<>();
+    /** Files a write lease was granted on since they were last found without one (see beforeListing). */
+    private final java.util.Set<Long> writePaths = new java.util.HashSet<>();
     private final Map<Holder, HolderState> holders = new HashMap<>();
     private final Map<Long, Pending> pending = new HashMap<>();
     /** Changes by a holder still waiting for their recalls, by holder and qid.path. */
@@ -271,6 +273,7 @@ public final class LeaseManager {
                 return CompletableFuture.completedFuture(NONE);
             }
             if (mode == WRITE) {
+                writePaths.add(path);
                 recallLocked(h, path, Kind.DATA, 0, 0, "", false, out, waits, null);
             }
         }
@@ -445,6 +448,46 @@ public final class LeaseManager {
         if (byPath.isEmpty()) {
             table.remove(h);
         }
+    }
+
+    /**
+     * {@code h} asks the server for the attributes of {@code path} (Tgetattr): every other writer
+     * is recalled first. A writing mount answers write(2) before its Twrite is answered
+     * (write-behind, docs/coherence.md), and acknowledges a recall only once the file's writes
+     * in flight are in; so a stat elsewhere sees the size and mtime of every write(2) that has
+     * returned (clause 5). Only writers: readers change nothing.
+     */
+    public CompletableFuture<Void> beforeStat(Holder h, long path) {
+        return recall(h, path, Kind.ATTR, 0, 0, "", true);
+    }
+
+    /**
+     * {@code h} lists a directory with attributes (Treaddirattr): as {@link #beforeStat}, for
+     * every file some other holder holds a write lease on (which of them are in the directory is
+     * not known here). Costs nothing while no one writes.
+     */
+    public CompletableFuture<Void> beforeListing(Holder h) {
+        List<Delivery> out = new ArrayList<>();
+        List<CompletableFuture<Void>> waits = new ArrayList<>();
+        synchronized (this) {
+            for (java.util.Iterator<Long> it = writePaths.iterator(); it.hasNext(); ) {
+                long path = it.next();
+                Map<Holder, Lease> m = leases.get(path);
+                boolean written = false;
+                if (m != null) {
+                    for (Lease l : m.values()) {
+                        written |= l.explicit == WRITE;
+                    }
+                }
+                if (!written) {
+                    it.remove();
+                    continue;
+                }
+                recallLocked(h, path, Kind.ATTR, 0, 0, "", true, out, waits, null);
+            }
+        }
+        send(out);
+        return all(waits);
     }
 
     /** Attributes of {@code path} changed (chmod, chown, utimes, xattrs, nlink, ctime). */
