@@ -370,7 +370,7 @@ public final class LeaseClient implements AutoCloseable {
             // back would not bring the rest back either.
             LOG.log(System.Logger.Level.WARNING, "recall " + c + ": " + e.getMessage());
         }
-        if (c.kind() != Recall.ENTRY && writers.containsKey(c.path())) {
+        if (c.kind() != Recall.ENTRY) {
             try {
                 beforeAck.accept(c.path());
             } catch (RuntimeException e) {

@@ -564,12 +564,14 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     /** Takes the write lease for a handle that can write, or closes the handle and fails the open. */
     private void takeWriteLease(FuseRequest r, OpenHandle h) throws FuseException {
+        long mark = behind.mark();
         try {
             policy.writerOpened(r, h);
         } catch (FuseException e) {
             close(h);
             throw e;
         }
+        behind.opened(h.node.qidPath, mark);
         h.node.writers.incrementAndGet();
         h.node.attrsChanged();
         h.writer = true;
@@ -622,6 +624,7 @@ public final class NinepFilesystem implements FuseFilesystem {
             throws FuseException {
         int dfid = fid(r, dir);
         long epoch = nodes.epoch();
+        long mark = behind.mark();
         int fid = client.allocFid();
         int nodeFid = client.allocFid();
         CompletableFuture<Message.Rlcreateattr> made = rpc.send(
@@ -654,6 +657,7 @@ public final class NinepFilesystem implements FuseFilesystem {
                 forget(node.nodeid, 1);
                 throw e;
             }
+            behind.opened(node.qidPath, mark);
             node.writers.incrementAndGet();
             node.attrsChanged();
             h.writer = true;
@@ -847,8 +851,10 @@ public final class NinepFilesystem implements FuseFilesystem {
                 policy.writerReleased(h);
             }
             close(h);
+            if (h.writer) {
+                behind.closed(h.node.qidPath);
+            }
             if (h.writer && h.node.writers.decrementAndGet() == 0) {
-                behind.unshared(h.node.qidPath);
                 prefetchAttrs(h.node);
             }
         }

@@ -37,9 +37,13 @@ final class WriteBehind {
          * closes (a new write lease recalls every other holder's pages and attributes).
          */
         boolean shared;
+        /** Writer handles of the file on this mount: the entry lives as long as they do. */
+        int writers;
     }
 
     private final ConcurrentHashMap<Long, InFlight> files = new ConcurrentHashMap<>();
+    /** Recalls seen (of any file): a writer opening while one arrives cannot tell whose it was. */
+    private final java.util.concurrent.atomic.AtomicLong recalls = new java.util.concurrent.atomic.AtomicLong();
     private final long boundBytes;
 
     /** @param boundBytes how many bytes of one file may be in flight before a WRITE waits */
@@ -68,6 +72,9 @@ final class WriteBehind {
         @SuppressWarnings("unchecked")
         CompletableFuture<Void>[] wait = new CompletableFuture[1];
         files.computeIfPresent(path, (p, f) -> {
+            if (f.writes.isEmpty()) {
+                return f;
+            }
             if (f.fid != fid) {
                 wait[0] = CompletableFuture.allOf(f.writes.keySet().toArray(CompletableFuture[]::new));
             } else if (f.bytes > 0 && f.bytes + size > boundBytes) {
@@ -86,9 +93,8 @@ final class WriteBehind {
      */
     boolean started(long path, int fid, int size, CompletableFuture<Void> done) {
         boolean[] ok = new boolean[1];
-        files.compute(path, (p, f) -> {
-            InFlight in = f == null ? new InFlight() : f;
-            if (in.shared) {
+        files.computeIfPresent(path, (p, in) -> {
+            if (in.shared || in.writers == 0) {
                 return in;
             }
             ok[0] = true;
@@ -105,30 +111,59 @@ final class WriteBehind {
             if (n != null) {
                 f.bytes -= n;
             }
-            return f.writes.isEmpty() && !f.shared ? null : f;
+            return f.writes.isEmpty() && f.writers == 0 ? null : f;
         }));
         return true;
     }
 
-    /**
-     * A recall of write-leased {@code path} is to be acknowledged: no more write-behind of it
-     * until {@link #unshared}, and waits for the WRITEs in flight (a failure only ends the wait).
-     */
-    void recalled(Rpc rpc, long path) {
-        files.compute(path, (p, f) -> {
-            InFlight in = f == null ? new InFlight() : f;
-            in.shared = true;
-            return in;
-        });
-        drainQuietly(rpc, path);
+    /** The recall count, taken before a writer asks for the write lease (see {@link #opened}). */
+    long mark() {
+        return recalls.get();
     }
 
-    /** The last writer of {@code path} closed: its next write lease recalls everyone else. */
-    void unshared(long path) {
+    /**
+     * A writer handle of {@code path} holds its write lease, asked for after {@link #mark}
+     * returned {@code mark}. A recall that arrived since may have been this file's, answered
+     * before this entry existed: then the file starts shared (written through).
+     */
+    void opened(long path, long mark) {
+        files.compute(path, (p, f) -> {
+            InFlight in = f == null ? new InFlight() : f;
+            in.writers++;
+            return in;
+        });
+        if (recalls.get() != mark) {
+            files.computeIfPresent(path, (p, f) -> {
+                f.shared = true;
+                return f;
+            });
+        }
+    }
+
+    /** A writer handle of {@code path} was released (after its writes were drained). */
+    void closed(long path) {
         files.computeIfPresent(path, (p, f) -> {
+            f.writers = Math.max(0, f.writers - 1);
+            if (f.writers > 0) {
+                return f;
+            }
+            // The next write lease recalls every other holder's pages and attributes.
             f.shared = false;
             return f.writes.isEmpty() ? null : f;
         });
+    }
+
+    /**
+     * A recall of write-leased {@code path} is to be acknowledged: no more write-behind of it
+     * its last writer handle here is {@link #closed}, and waits for the WRITEs in flight (a failure only ends the wait).
+     */
+    void recalled(Rpc rpc, long path) {
+        recalls.incrementAndGet();
+        files.computeIfPresent(path, (p, f) -> {
+            f.shared = true;
+            return f;
+        });
+        drainQuietly(rpc, path);
     }
 
     /** The WRITEs of {@code path} in flight now (those started later are not waited for). */
