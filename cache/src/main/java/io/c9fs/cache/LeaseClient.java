@@ -71,6 +71,9 @@ public final class LeaseClient implements AutoCloseable {
     private final AtomicLong reconnects = new AtomicLong();
     /** Waits for a file's writes in flight (write-behind) before its recall is acknowledged. */
     private volatile java.util.function.LongConsumer beforeAck = path -> { };
+    /** The term passed unrenewed before the last renewal: writes go through until {@link #lapseEnds}. */
+    private volatile boolean lapsed;
+    private volatile long lapseEnds;
 
     private final Thread recallThread;
     private final Thread flushThread;
@@ -206,6 +209,21 @@ public final class LeaseClient implements AutoCloseable {
         }
     }
 
+    /**
+     * True if a write of {@code path} may be answered before the server answers it: its write
+     * lease is held and trusted, not fenced or being taken again, and the term has not lapsed
+     * within the last term (a fence would be found only at fsync).
+     */
+    public boolean writeBehind(long path) {
+        if (lapsed) {
+            if (System.nanoTime() - lapseEnds < 0) {
+                return false;
+            }
+            lapsed = false;
+        }
+        return trusted() && !retakeAll && writers.containsKey(path) && !fenced.contains(path);
+    }
+
     /** True if some handle of {@code path} holds its write lease. */
     public boolean writeLeased(long path) {
         return writers.containsKey(path);
@@ -315,6 +333,12 @@ public final class LeaseClient implements AutoCloseable {
                     carryOut(c);
                 }
                 continue;
+            }
+            if (trustedOnce && System.nanoTime() - validUntil >= 0) {
+                // The server may have fenced us meanwhile; a write answered before its Twrite
+                // would learn that only at fsync. For a term, writes wait for their answers.
+                lapseEnds = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(r.termMs());
+                lapsed = true;
             }
             validUntil = sentAt + TimeUnit.MILLISECONDS.toNanos(r.termMs()) * 99 / 100;
             trustedOnce = true;

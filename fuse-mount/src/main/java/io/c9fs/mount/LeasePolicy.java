@@ -173,7 +173,7 @@ final class LeasePolicy implements CachePolicy {
     @Override
     public boolean writeBehind(OpenHandle h) {
         LeaseClient l = leases;
-        return h.writer && l != null && l.trusted() && l.writeLeased(h.node.qidPath);
+        return h.writer && l != null && l.writeBehind(h.node.qidPath);
     }
 
     @Override

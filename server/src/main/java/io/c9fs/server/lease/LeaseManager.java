@@ -129,6 +129,13 @@ public final class LeaseManager {
         final CompletableFuture<Void> done = new CompletableFuture<>();
         /** The recall's expiry, cancelled when it is acknowledged: a busy server sends many. */
         ScheduledFuture<?> expiry;
+        /**
+         * Sent before another holder's Tgetattr or Treaddirattr (beforeStat): it asks the writer
+         * only to let its writes in flight land. It does not make the writer's own writes
+         * laundering (isRecalledLocked), or every stat elsewhere would let the writer's next
+         * write return before the other holders dropped what it changed.
+         */
+        boolean stat;
 
         Pending(Holder holder, long path, long sentAt) {
             this.holder = holder;
@@ -309,7 +316,7 @@ public final class LeaseManager {
      */
     private CompletableFuture<Void> dataChange(Holder h, long path, long offset, long length,
                                                boolean writersOnly) {
-        return change(h, path, Kind.DATA, offset, length, writersOnly);
+        return change(h, path, Kind.DATA, offset, length, writersOnly, false);
     }
 
     /**
@@ -321,14 +328,25 @@ public final class LeaseManager {
      * recall of {@code h} on the same file ends it ({@link #recallLocked}).
      */
     private CompletableFuture<Void> change(Holder h, long path, Kind kind, long offset, long length,
-                                           boolean writersOnly) {
+                                           boolean writersOnly, boolean stat) {
         List<Delivery> out = new ArrayList<>();
         List<CompletableFuture<Void>> waits = new ArrayList<>();
         boolean laundering;
         CompletableFuture<Void> done = null;
         synchronized (this) {
-            laundering = isRecalledLocked(h, path);
+            // A stat by a holder that is itself recalled on the file (its recall thread learning a
+            // moved size) must not wait, whatever recalled it; a write only if a real recall did.
+            laundering = isRecalledLocked(h, path, stat);
+            long firstId = nextRecallId;
             recallLocked(h, path, kind, offset, length, "", writersOnly, out, waits, null);
+            if (stat) {
+                for (long id = firstId; id < nextRecallId; id++) {
+                    Pending p = pending.get(id);
+                    if (p != null) {
+                        p.stat = true;
+                    }
+                }
+            }
             if (!laundering && h != null && !waits.isEmpty()) {
                 done = new CompletableFuture<>();
                 changing.computeIfAbsent(h, k -> new HashMap<>())
@@ -352,14 +370,14 @@ public final class LeaseManager {
         return d;
     }
 
-    private boolean isRecalledLocked(Holder h, long path) {
+    private boolean isRecalledLocked(Holder h, long path, boolean countStat) {
         HolderState s = h == null ? null : holders.get(h);
         if (s == null) {
             return false;
         }
         for (long id : s.outstanding) {
             Pending p = pending.get(id);
-            if (p != null && p.path == path) {
+            if (p != null && p.path == path && (countStat || !p.stat)) {
                 return true;
             }
         }
@@ -455,10 +473,13 @@ public final class LeaseManager {
      * is recalled first. A writing mount answers write(2) before its Twrite is answered
      * (write-behind, docs/coherence.md), and acknowledges a recall only once the file's writes
      * in flight are in; so a stat elsewhere sees the size and mtime of every write(2) that has
-     * returned (clause 5). Only writers: readers change nothing.
+     * returned (clause 5). Only writers: readers change nothing. A holder that is itself recalled
+     * on the file does not wait (as a laundering write, see {@link #change}): its recall thread
+     * stats the file through its mount to learn a moved size, and two writers doing that would
+     * otherwise wait on each other until expiry.
      */
     public CompletableFuture<Void> beforeStat(Holder h, long path) {
-        return recall(h, path, Kind.ATTR, 0, 0, "", true);
+        return change(h, path, Kind.ATTR, 0, 0, true, true);
     }
 
     /**
@@ -467,26 +488,31 @@ public final class LeaseManager {
      * not known here). Costs nothing while no one writes.
      */
     public CompletableFuture<Void> beforeListing(Holder h) {
-        List<Delivery> out = new ArrayList<>();
-        List<CompletableFuture<Void>> waits = new ArrayList<>();
+        List<Long> written = new ArrayList<>();
         synchronized (this) {
             for (java.util.Iterator<Long> it = writePaths.iterator(); it.hasNext(); ) {
                 long path = it.next();
                 Map<Holder, Lease> m = leases.get(path);
-                boolean written = false;
+                boolean anyWriter = false;
                 if (m != null) {
                     for (Lease l : m.values()) {
-                        written |= l.explicit == WRITE;
+                        anyWriter |= l.explicit == WRITE;
                     }
                 }
-                if (!written) {
+                if (!anyWriter) {
                     it.remove();
                     continue;
                 }
-                recallLocked(h, path, Kind.ATTR, 0, 0, "", true, out, waits, null);
+                written.add(path);
             }
         }
-        send(out);
+        if (written.isEmpty()) {
+            return CompletableFuture.completedFuture(null);
+        }
+        List<CompletableFuture<Void>> waits = new ArrayList<>();
+        for (long path : written) {
+            waits.add(beforeStat(h, path));
+        }
         return all(waits);
     }
 
@@ -495,7 +521,7 @@ public final class LeaseManager {
         // As for data: an attribute change made while laundering — an append's new size — is
         // recalled without waiting, or the holder and the reader it launders for would wait on
         // each other until expiry.
-        return change(h, path, Kind.ATTR, 0, 0, false);
+        return change(h, path, Kind.ATTR, 0, 0, false, false);
     }
 
     /** The entry {@code name} of directory {@code dirPath} was created, removed or renamed. */
