@@ -31,7 +31,7 @@ final class LeasePolicy implements CachePolicy {
     private final Duration flushInterval;
     private final PageCache pages;
     private volatile LeaseClient leases;
-    private volatile java.util.function.LongConsumer drain = path -> { };
+    private volatile java.util.function.LongFunction<java.util.concurrent.CompletableFuture<Void>> drain = path -> null;
 
     /**
      * @param leasedNanos   entry and attribute timeout while leases are honoured
@@ -177,7 +177,7 @@ final class LeasePolicy implements CachePolicy {
     }
 
     @Override
-    public void drainBeforeRecall(java.util.function.LongConsumer drain) {
+    public void drainBeforeRecall(java.util.function.LongFunction<java.util.concurrent.CompletableFuture<Void>> drain) {
         this.drain = drain;
     }
 

@@ -243,6 +243,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public EntryOut lookup(FuseRequest r, long parent, String name) throws FuseException {
         Node dir = nodes.get(parent);
+        behind.drainEvery(rpc, r);
         if (dir.knownAbsent(name) && policy.recalls()) {
             // A directory this mount made and knows whole: an entry recall would have said
             // otherwise (the create of every new file looks its name up first).
@@ -938,6 +939,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     public void readdirplus(FuseRequest r, long nodeid, long fh, long offset, DirPlusFiller out)
             throws FuseException {
         OpenHandle h = handle(fh);
+        behind.drainEvery(rpc, r);
         if (listAttrs && client.dialect() == Dialect.P9P2000_L_C9) {
             readdirattr(r, h, offset, out);
             return;

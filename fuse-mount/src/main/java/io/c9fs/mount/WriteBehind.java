@@ -42,6 +42,8 @@ final class WriteBehind {
     }
 
     private final ConcurrentHashMap<Long, InFlight> files = new ConcurrentHashMap<>();
+    /** WRITEs in flight, of every file. */
+    private final java.util.concurrent.atomic.AtomicLong inFlight = new java.util.concurrent.atomic.AtomicLong();
     /** Recalls seen (of any file): a writer opening while one arrives cannot tell whose it was. */
     private final java.util.concurrent.atomic.AtomicLong recalls = new java.util.concurrent.atomic.AtomicLong();
     private final long boundBytes;
@@ -106,6 +108,8 @@ final class WriteBehind {
         if (!ok[0]) {
             return false;
         }
+        inFlight.incrementAndGet();
+        done.whenComplete((v, e) -> inFlight.decrementAndGet());
         done.whenComplete((v, e) -> files.computeIfPresent(path, (p, f) -> {
             Integer n = f.writes.remove(done);
             if (n != null) {
@@ -154,16 +158,39 @@ final class WriteBehind {
     }
 
     /**
-     * A recall of write-leased {@code path} is to be acknowledged: no more write-behind of it
-     * its last writer handle here is {@link #closed}, and waits for the WRITEs in flight (a failure only ends the wait).
+     * A recall of {@code path} is to be acknowledged: no more write-behind of it until its last
+     * writer handle here is {@link #closed}. Returns the future of the WRITEs in flight now (null:
+     * none), bounded as {@code rpc} bounds a wait; it never fails. Does not wait: the caller is the
+     * recall thread (see LeaseClient#beforeAcknowledging).
      */
-    void recalled(Rpc rpc, long path) {
+    CompletableFuture<Void> recalled(Rpc rpc, long path) {
         recalls.incrementAndGet();
         files.computeIfPresent(path, (p, f) -> {
             f.shared = true;
             return f;
         });
-        drainQuietly(rpc, path);
+        CompletableFuture<Void> all = pending(path);
+        return all == null ? null : rpc.bounded(all).handle((v, e) -> {
+            if (e != null) {
+                System.getLogger(WriteBehind.class.getName()).log(System.Logger.Level.WARNING,
+                        "acknowledging a recall of file " + path + " before its writes in flight were answered: " + e);
+            }
+            return null;
+        });
+    }
+
+    /**
+     * Waits for every file's WRITEs in flight now, if there are any: before a request whose
+     * answer carries attributes of files it does not name by nodeid (LOOKUP, READDIRPLUS), which
+     * the kernel would otherwise take for newer than its own size of a file written here.
+     */
+    void drainEvery(Rpc rpc, FuseRequest r) throws FuseException {
+        if (inFlight.get() == 0) {
+            return;
+        }
+        for (Long path : List.copyOf(files.keySet())) {
+            drain(rpc, r, path);
+        }
     }
 
     /** The WRITEs of {@code path} in flight now (those started later are not waited for). */

@@ -73,8 +73,14 @@ final class LeaseGate {
     }
 
     /** Phase 1 of {@code m} from session {@code s}; fails with ESTALE if its holder is fenced. */
-    CompletableFuture<Void> before(Session s, Message m) throws ErrnoException {
+    CompletableFuture<Void> before(Session s, Message m, Changes ch) throws ErrnoException {
         LeaseManager.Holder h = s.holder;
+        if (m instanceof Message.Treaddirattr || m instanceof Message.Tlcreateattr || m instanceof Message.Tlcreate) {
+            // They stat files the client may hold no lease on yet: no one may be writing
+            // behind them then (LeaseManager.beforeForeignAttrs). Last here: nothing may fail after.
+            ch.foreignAttrs = true;
+            return leases.beforeForeignAttrs(h);
+        }
         if (m instanceof Twrite w) {
             long path = fencedFile(s, w.fid());
             return path == NO_FILE ? NOTHING
@@ -85,14 +91,6 @@ final class LeaseGate {
                 return NOTHING;
             }
             return leases.beforeRead(h, f.node.qidPath(), r.offset(), r.count());
-        } else if (m instanceof Message.Treaddirattr) {
-            return leases.beforeListing(h);
-        } else if (m instanceof Message.Tgetattr g) {
-            Fid f = s.peekFid(g.fid());
-            if (f == null || f.kind != Fid.Kind.FILE || f.node == null || f.dir != null) {
-                return NOTHING;
-            }
-            return leases.beforeStat(h, f.node.qidPath());
         } else if (m instanceof Tsetattr t) {
             long path = fencedFile(s, t.fid());
             return path != NO_FILE && (t.valid() & Tsetattr.SIZE) != 0
@@ -114,12 +112,17 @@ final class LeaseGate {
 
     /** Phase 2: recalls what the request changed from every holder but its own connection. */
     CompletableFuture<Void> after(Session s, Changes changes) {
+        if (changes.foreignAttrs) {
+            changes.foreignAttrs = false;
+            leases.afterForeignAttrs();
+        }
         List<Changes.Change> list = changes.list();
-        if (list.isEmpty()) {
+        if (list.isEmpty() && changes.waits().isEmpty()) {
             return NOTHING;
         }
         LeaseManager.Holder h = s.holder;
-        List<CompletableFuture<Void>> waits = new ArrayList<>(list.size());
+        List<CompletableFuture<Void>> waits = new ArrayList<>(list.size() + changes.waits().size());
+        waits.addAll(changes.waits());
         for (Changes.Change c : list) {
             switch (c.kind()) {
                 case DATA:

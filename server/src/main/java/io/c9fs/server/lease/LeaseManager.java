@@ -48,8 +48,6 @@ public final class LeaseManager {
     private final ScheduledExecutorService scheduler;
 
     private final Map<Long, Map<Holder, Lease>> leases = new HashMap<>();
-    /** Files a write lease was granted on since they were last found without one (see beforeListing). */
-    private final java.util.Set<Long> writePaths = new java.util.HashSet<>();
     private final Map<Holder, HolderState> holders = new HashMap<>();
     private final Map<Long, Pending> pending = new HashMap<>();
     /** Changes by a holder still waiting for their recalls, by holder and qid.path. */
@@ -57,6 +55,13 @@ public final class LeaseManager {
     /** Reads by a holder still waiting for their recalls, by holder and qid.path (see beforeRead). */
     private final Map<Holder, Map<Long, List<WaitingRead>>> reading = new HashMap<>();
     private long nextRecallId = 1;
+    /** Files with a sole write lease (see {@link #grant}). */
+    private final Set<Long> solePaths = new HashSet<>();
+    /**
+     * Requests answering attributes of files they hold no lease on yet (listings, creates) now
+     * running: no sole write lease is granted meanwhile (see {@link #beforeForeignAttrs}).
+     */
+    private int foreignAttrs;
     private long recallsSent;
     private long recallsExpired;
     private final LatencyWindow roundTrips = new LatencyWindow();
@@ -88,7 +93,13 @@ public final class LeaseManager {
     }
 
     public enum Kind {
-        DATA(1), ATTR(2), ENTRY(3), REVOKE(4);
+        DATA(1), ATTR(2), ENTRY(3), REVOKE(4),
+        /**
+         * To a sole writer (see {@link #grant}): another client now holds a lease on the file too.
+         * Nothing is dropped; the writer stops writing behind and acknowledges once its writes in
+         * flight are answered, so the other client's request waiting for it sees them.
+         */
+        SHARE(5);
 
         public final int wire;
 
@@ -115,6 +126,11 @@ public final class LeaseManager {
         int refs;
         int listed;
         int explicit;
+        /**
+         * A write lease granted while no other holder had any lease on the file, and none since:
+         * its holder may answer write(2) before its Twrites are (write-behind, docs/coherence.md).
+         */
+        boolean sole;
 
         boolean unused() {
             return refs == 0 && listed == 0 && explicit == NONE;
@@ -129,13 +145,6 @@ public final class LeaseManager {
         final CompletableFuture<Void> done = new CompletableFuture<>();
         /** The recall's expiry, cancelled when it is acknowledged: a busy server sends many. */
         ScheduledFuture<?> expiry;
-        /**
-         * Sent before another holder's Tgetattr or Treaddirattr (beforeStat): it asks the writer
-         * only to let its writes in flight land. It does not make the writer's own writes
-         * laundering (isRecalledLocked), or every stat elsewhere would let the writer's next
-         * write return before the other holders dropped what it changed.
-         */
-        boolean stat;
 
         Pending(Holder holder, long path, long sentAt) {
             this.holder = holder;
@@ -199,12 +208,88 @@ public final class LeaseManager {
         return false;
     }
 
-    /** {@code h} got a fid on {@code path} (attach, walk, create): one more implicit read reference. */
-    public synchronized void reference(Holder h, long path) {
-        HolderState s = holders.get(h);
-        if (s != null && !s.vanished) {
-            leases.computeIfAbsent(path, p -> new HashMap<>()).computeIfAbsent(h, k -> new Lease()).refs++;
+    /**
+     * {@code h} got a fid on {@code path} (attach, walk, create): one more implicit read reference.
+     * Returns what the request must wait for before it is answered (null: nothing): the
+     * acknowledgement of a sole writer's SHARE recall, i.e. its writes in flight landing, so that
+     * whatever {@code h} asks about the file next sees every write(2) that returned there.
+     */
+    public CompletableFuture<Void> reference(Holder h, long path) {
+        List<Delivery> out = new ArrayList<>();
+        List<CompletableFuture<Void>> waits = new ArrayList<>();
+        synchronized (this) {
+            HolderState s = holders.get(h);
+            if (s == null || s.vanished) {
+                return null;
+            }
+            Map<Holder, Lease> m = leases.computeIfAbsent(path, p -> new HashMap<>());
+            m.computeIfAbsent(h, k -> new Lease()).refs++;
+            unsoleLocked(h, path, m, out, waits);
         }
+        send(out);
+        return waits.isEmpty() ? null : all(waits);
+    }
+
+    /**
+     * Ends every sole write lease of {@code path} but {@code except}'s: a SHARE recall each, into
+     * {@code out} and {@code waits}.
+     */
+    private void unsoleLocked(Holder except, long path, Map<Holder, Lease> m, List<Delivery> out,
+                              List<CompletableFuture<Void>> waits) {
+        if (!solePaths.contains(path) || m == null) {
+            return;
+        }
+        boolean left = false;
+        for (Map.Entry<Holder, Lease> e : m.entrySet()) {
+            Lease l = e.getValue();
+            if (!l.sole) {
+                continue;
+            }
+            if (e.getKey() == except) {
+                left = true;
+                continue;
+            }
+            l.sole = false;
+            if (effective(e.getKey(), path, l) == WRITE && !holders.get(e.getKey()).vanished) {
+                recallOneLocked(e.getKey(), path, Kind.SHARE, 0, 0, "", out, waits);
+            }
+        }
+        if (!left) {
+            solePaths.remove(path);
+        }
+    }
+
+    /** True if {@code h} holds a sole write lease on {@code path} (see {@link #grant}). */
+    public synchronized boolean sole(Holder h, long path) {
+        Map<Holder, Lease> m = leases.get(path);
+        Lease l = m == null ? null : m.get(h);
+        return l != null && l.sole && effective(h, path, l) == WRITE;
+    }
+
+    /**
+     * {@code h} (null: a plain client) starts a request that answers attributes of files it may
+     * hold no lease on yet, stat'ed by the request itself (Treaddirattr, Tlcreate, Tlcreateattr of
+     * a file that exists): every sole writer but {@code h} is recalled first (SHARE), and none is
+     * granted until {@link #afterForeignAttrs}, since a writer that became sole between this wait
+     * and the request's stat could have written behind what the stat then misses. Costs nothing
+     * while nobody holds a sole write lease.
+     */
+    public CompletableFuture<Void> beforeForeignAttrs(Holder h) {
+        List<Delivery> out = new ArrayList<>();
+        List<CompletableFuture<Void>> waits = new ArrayList<>();
+        synchronized (this) {
+            foreignAttrs++;
+            for (long path : List.copyOf(solePaths)) {
+                unsoleLocked(h, path, leases.get(path), out, waits);
+            }
+        }
+        send(out);
+        return all(waits);
+    }
+
+    /** The request of {@link #beforeForeignAttrs} was answered (or failed). */
+    public synchronized void afterForeignAttrs() {
+        foreignAttrs = Math.max(0, foreignAttrs - 1);
     }
 
     /**
@@ -263,6 +348,17 @@ public final class LeaseManager {
      * any page without telling anyone). A new lease lifts a fence.
      */
     public CompletableFuture<Integer> grant(Holder h, long path, int mode) {
+        return grant(h, path, mode, false);
+    }
+
+    /**
+     * As {@link #grant(Holder, long, int)}; with {@code askSole} a write lease is <em>sole</em> if
+     * no other holder has any lease on the file (no fid, listing or Tlease) and no
+     * {@link #beforeForeignAttrs} request is running: see {@link #sole}. It stays sole until
+     * another holder takes any lease on the file ({@link #reference}) or such a request starts,
+     * which recall it (SHARE).
+     */
+    public CompletableFuture<Integer> grant(Holder h, long path, int mode, boolean askSole) {
         List<Delivery> out = new ArrayList<>();
         List<CompletableFuture<Void>> waits = new ArrayList<>();
         synchronized (this) {
@@ -275,17 +371,20 @@ public final class LeaseManager {
             Map<Holder, Lease> m = leases.computeIfAbsent(path, p -> new HashMap<>());
             Lease l = m.computeIfAbsent(h, k -> new Lease());
             l.explicit = mode;
+            l.sole = askSole && mode == WRITE && m.size() == 1 && foreignAttrs == 0 && !s.vanished;
+            if (l.sole) {
+                solePaths.add(path);
+            } else {
+                unsoleLocked(h, path, m, out, waits);
+            }
             if (mode == NONE) {
                 dropIfUnused(m, h, l, path);
-                return CompletableFuture.completedFuture(NONE);
-            }
-            if (mode == WRITE) {
-                writePaths.add(path);
+            } else if (mode == WRITE) {
                 recallLocked(h, path, Kind.DATA, 0, 0, "", false, out, waits, null);
             }
         }
         send(out);
-        return all(waits).thenApply(v -> mode);
+        return mode == NONE ? CompletableFuture.completedFuture(NONE) : all(waits).thenApply(v -> mode);
     }
 
     /**
@@ -316,7 +415,7 @@ public final class LeaseManager {
      */
     private CompletableFuture<Void> dataChange(Holder h, long path, long offset, long length,
                                                boolean writersOnly) {
-        return change(h, path, Kind.DATA, offset, length, writersOnly, false);
+        return change(h, path, Kind.DATA, offset, length, writersOnly);
     }
 
     /**
@@ -328,25 +427,14 @@ public final class LeaseManager {
      * recall of {@code h} on the same file ends it ({@link #recallLocked}).
      */
     private CompletableFuture<Void> change(Holder h, long path, Kind kind, long offset, long length,
-                                           boolean writersOnly, boolean stat) {
+                                           boolean writersOnly) {
         List<Delivery> out = new ArrayList<>();
         List<CompletableFuture<Void>> waits = new ArrayList<>();
         boolean laundering;
         CompletableFuture<Void> done = null;
         synchronized (this) {
-            // A stat by a holder that is itself recalled on the file (its recall thread learning a
-            // moved size) must not wait, whatever recalled it; a write only if a real recall did.
-            laundering = isRecalledLocked(h, path, stat);
-            long firstId = nextRecallId;
+            laundering = isRecalledLocked(h, path);
             recallLocked(h, path, kind, offset, length, "", writersOnly, out, waits, null);
-            if (stat) {
-                for (long id = firstId; id < nextRecallId; id++) {
-                    Pending p = pending.get(id);
-                    if (p != null) {
-                        p.stat = true;
-                    }
-                }
-            }
             if (!laundering && h != null && !waits.isEmpty()) {
                 done = new CompletableFuture<>();
                 changing.computeIfAbsent(h, k -> new HashMap<>())
@@ -370,14 +458,14 @@ public final class LeaseManager {
         return d;
     }
 
-    private boolean isRecalledLocked(Holder h, long path, boolean countStat) {
+    private boolean isRecalledLocked(Holder h, long path) {
         HolderState s = h == null ? null : holders.get(h);
         if (s == null) {
             return false;
         }
         for (long id : s.outstanding) {
             Pending p = pending.get(id);
-            if (p != null && p.path == path && (countStat || !p.stat)) {
+            if (p != null && p.path == path) {
                 return true;
             }
         }
@@ -468,60 +556,12 @@ public final class LeaseManager {
         }
     }
 
-    /**
-     * {@code h} asks the server for the attributes of {@code path} (Tgetattr): every other writer
-     * is recalled first. A writing mount answers write(2) before its Twrite is answered
-     * (write-behind, docs/coherence.md), and acknowledges a recall only once the file's writes
-     * in flight are in; so a stat elsewhere sees the size and mtime of every write(2) that has
-     * returned (clause 5). Only writers: readers change nothing. A holder that is itself recalled
-     * on the file does not wait (as a laundering write, see {@link #change}): its recall thread
-     * stats the file through its mount to learn a moved size, and two writers doing that would
-     * otherwise wait on each other until expiry.
-     */
-    public CompletableFuture<Void> beforeStat(Holder h, long path) {
-        return change(h, path, Kind.ATTR, 0, 0, true, true);
-    }
-
-    /**
-     * {@code h} lists a directory with attributes (Treaddirattr): as {@link #beforeStat}, for
-     * every file some other holder holds a write lease on (which of them are in the directory is
-     * not known here). Costs nothing while no one writes.
-     */
-    public CompletableFuture<Void> beforeListing(Holder h) {
-        List<Long> written = new ArrayList<>();
-        synchronized (this) {
-            for (java.util.Iterator<Long> it = writePaths.iterator(); it.hasNext(); ) {
-                long path = it.next();
-                Map<Holder, Lease> m = leases.get(path);
-                boolean anyWriter = false;
-                if (m != null) {
-                    for (Lease l : m.values()) {
-                        anyWriter |= l.explicit == WRITE;
-                    }
-                }
-                if (!anyWriter) {
-                    it.remove();
-                    continue;
-                }
-                written.add(path);
-            }
-        }
-        if (written.isEmpty()) {
-            return CompletableFuture.completedFuture(null);
-        }
-        List<CompletableFuture<Void>> waits = new ArrayList<>();
-        for (long path : written) {
-            waits.add(beforeStat(h, path));
-        }
-        return all(waits);
-    }
-
     /** Attributes of {@code path} changed (chmod, chown, utimes, xattrs, nlink, ctime). */
     public CompletableFuture<Void> attrChanged(Holder h, long path) {
         // As for data: an attribute change made while laundering — an append's new size — is
         // recalled without waiting, or the holder and the reader it launders for would wait on
         // each other until expiry.
-        return change(h, path, Kind.ATTR, 0, 0, false, false);
+        return change(h, path, Kind.ATTR, 0, 0, false);
     }
 
     /** The entry {@code name} of directory {@code dirPath} was created, removed or renamed. */
@@ -715,14 +755,10 @@ public final class LeaseManager {
             if (h == except || mode == NONE || (writersOnly && mode != WRITE)) {
                 continue;
             }
-            long id = nextRecallId++;
-            recallsSent++;
-            Pending p = new Pending(h, path, clock.getAsLong());
-            pending.put(id, p);
-            holders.get(h).outstanding.add(id);
-            out.add(new Delivery(h, new Recall(id, kind, path, offset, length, name)));
-            waits.add(p.done);
-            p.expiry = scheduler.schedule(() -> expire(id), termNanos, TimeUnit.NANOSECONDS);
+            // Any other recall of a sole writer's file ends its soleness too (the client ends
+            // its write-behind at any recall of the file).
+            e.getValue().sole = false;
+            recallOneLocked(h, path, kind, offset, length, name, out, waits);
             // h is recalled on this file now: a change of h's still waiting here is laundering
             // from now on (see change()); it stops waiting, on another thread, since this one
             // holds the monitor.
@@ -735,6 +771,19 @@ public final class LeaseManager {
                 recalled.add(h);
             }
         }
+    }
+
+    /** One recall of {@code h}, pending until acknowledged or expired. */
+    private void recallOneLocked(Holder h, long path, Kind kind, long offset, long length, String name,
+                                 List<Delivery> out, List<CompletableFuture<Void>> waits) {
+        long id = nextRecallId++;
+        recallsSent++;
+        Pending p = new Pending(h, path, clock.getAsLong());
+        pending.put(id, p);
+        holders.get(h).outstanding.add(id);
+        out.add(new Delivery(h, new Recall(id, kind, path, offset, length, name)));
+        waits.add(p.done);
+        p.expiry = scheduler.schedule(() -> expire(id), termNanos, TimeUnit.NANOSECONDS);
     }
 
     /** A recall and its addressee, collected under the monitor and delivered after it is released. */
