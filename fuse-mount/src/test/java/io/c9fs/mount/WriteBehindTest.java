@@ -43,7 +43,14 @@ class WriteBehindTest {
     Path mntA;
     Path mntB;
 
+    Throttle throttle;
+
     void start(boolean smallDisk, boolean two) throws Exception {
+        start(smallDisk, two, 0);
+    }
+
+    /** {@code throttleBytes}: a's bytes to the server go through a relay at that rate (0: direct). */
+    void start(boolean smallDisk, boolean two, int throttleBytes) throws Exception {
         TestEnv.requireFuse();
         scratch = TestEnv.freshDir("writebehind");
         export = Files.createDirectory(scratch.resolve("export"));
@@ -56,7 +63,12 @@ class WriteBehindTest {
         }
         server = FileServer.start(ServerConfig.of(export, NinepAddress.tcp("127.0.0.1", 0)).withLeases(true));
         mntA = Files.createDirectory(scratch.resolve("a"));
-        a = MountDaemon.start("127.0.0.1:" + server.port(), mntA, "timeout=30", scratch.resolve("a.log"));
+        int portA = server.port();
+        if (throttleBytes > 0) {
+            throttle = new Throttle(server.port(), throttleBytes);
+            portA = throttle.port();
+        }
+        a = MountDaemon.start("127.0.0.1:" + portA, mntA, "timeout=30", scratch.resolve("a.log"));
         if (two) {
             mntB = Files.createDirectory(scratch.resolve("b"));
             b = MountDaemon.start("127.0.0.1:" + server.port(), mntB, "timeout=30", scratch.resolve("b.log"));
@@ -83,6 +95,9 @@ class WriteBehindTest {
                 }
             }
         } finally {
+            if (throttle != null) {
+                throttle.close();
+            }
             try {
                 if (server != null) {
                     server.close();
@@ -170,6 +185,123 @@ class WriteBehindTest {
         assertEquals(12L * MIB, all.length);
         for (int i = 0; i < 12; i++) {
             assertArrayEquals(random(100 + i, MIB), java.util.Arrays.copyOfRange(all, i * MIB, (i + 1) * MIB));
+        }
+    }
+
+    /**
+     * What another mount sees once a's write(2)s returned, with a's Twrites slowed to 16 MiB/s
+     * (a relay), so that 8 MiB written behind take half a second to land and b always looks
+     * while they are in flight. b holds a lease on the file before a writes (it stat'ed it): the
+     * hole write-behind had while any write lease allowed it (docs/coherence.md, "Write-behind"):
+     * b's size, refreshed only as each Twrite landed, showed 0 or a part; now a is not the file's
+     * sole holder and writes through. b knows nothing of the file: a writes behind, and b's
+     * lookup (its first fid on the file) or listing waits for a's writes to land.
+     */
+    @Test
+    void anotherMountSeesTheWholeSizeWhileTheWritesAreStillInFlight() throws Exception {
+        start(false, true, 16 * MIB);
+        byte[] chunk = random(300, MIB);
+        for (int i = 0; i < 9; i++) {
+            String name = "h" + i;
+            Path fa = mntA.resolve(name);
+            Path fb = mntB.resolve(name);
+            Files.write(fa, new byte[0]);
+            if (i % 3 == 0) {
+                assertEquals(0, Files.size(fb));
+            }
+            try (FileChannel w = FileChannel.open(fa, StandardOpenOption.WRITE)) {
+                for (int k = 0; k < 8; k++) {
+                    assertEquals(MIB, w.write(ByteBuffer.wrap(chunk), (long) k * MIB));
+                }
+                if (i % 3 == 2) {
+                    long listed = -1;
+                    try (DirectoryStream<Path> d = Files.newDirectoryStream(mntB)) {
+                        for (Path p : d) {
+                            if (p.getFileName().toString().equals(name)) {
+                                listed = Files.readAttributes(p, BasicFileAttributes.class).size();
+                            }
+                        }
+                    }
+                    assertEquals(8L * MIB, listed, "b's listing after a's writes, " + name);
+                }
+                assertEquals(8L * MIB, Files.size(fb), "b's stat after a's writes, " + name);
+            }
+        }
+    }
+
+    /** A TCP relay to the server that passes the mount's bytes on at a fixed rate (the server's back at once). */
+    static final class Throttle implements AutoCloseable {
+        private final java.net.ServerSocket listener;
+        private final int upstream;
+        private final int bytesPerSecond;
+        private final java.util.List<java.net.Socket> open = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+        Throttle(int upstream, int bytesPerSecond) throws IOException {
+            this.upstream = upstream;
+            this.bytesPerSecond = bytesPerSecond;
+            this.listener = new java.net.ServerSocket(0, 16, java.net.InetAddress.getLoopbackAddress());
+            Thread t = new Thread(this::accept, "test-throttle");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        int port() {
+            return listener.getLocalPort();
+        }
+
+        private void accept() {
+            while (!listener.isClosed()) {
+                try {
+                    java.net.Socket down = listener.accept();
+                    java.net.Socket up = new java.net.Socket();
+                    up.connect(new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), upstream), 5000);
+                    open.add(down);
+                    open.add(up);
+                    pump(down, up, bytesPerSecond);
+                    pump(up, down, 0);
+                } catch (IOException e) {
+                    // closed
+                }
+            }
+        }
+
+        private void pump(java.net.Socket from, java.net.Socket to, int rate) {
+            Thread t = new Thread(() -> {
+                byte[] buf = new byte[32768];
+                try (java.io.InputStream in = from.getInputStream(); java.io.OutputStream out = to.getOutputStream()) {
+                    for (int n; (n = in.read(buf)) > 0; ) {
+                        if (rate > 0) {
+                            Thread.sleep(Math.max(1, n * 1000L / rate));
+                        }
+                        out.write(buf, 0, n);
+                    }
+                } catch (IOException | InterruptedException e) {
+                    // closed
+                } finally {
+                    closeQuietly(from);
+                    closeQuietly(to);
+                }
+            }, "test-throttle-pump");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        private static void closeQuietly(java.net.Socket s) {
+            try {
+                s.close();
+            } catch (IOException ignored) {
+                // closed
+            }
+        }
+
+        @Override
+        public void close() {
+            try {
+                listener.close();
+            } catch (IOException ignored) {
+                // closed
+            }
+            open.forEach(Throttle::closeQuietly);
         }
     }
 
