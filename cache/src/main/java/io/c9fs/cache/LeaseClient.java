@@ -554,9 +554,10 @@ public final class LeaseClient implements AutoCloseable {
                 t.join(2000);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                return;
+                break;
             }
         }
+        kernel.close();
     }
 
     private static void sleep(long ms) {

@@ -74,6 +74,17 @@ final class WriteBehind {
         @SuppressWarnings("unchecked")
         CompletableFuture<Void>[] wait = new CompletableFuture[1];
         files.computeIfPresent(path, (p, f) -> {
+            // Answered WRITEs whose own removal has not run yet (a completing future runs the
+            // waiter registered last first): taken out here, or the waiter would find the same
+            // answered WRITE again and spin until the removal gets the map's lock.
+            for (java.util.Iterator<java.util.Map.Entry<CompletableFuture<Void>, Integer>> it =
+                    f.writes.entrySet().iterator(); it.hasNext(); ) {
+                java.util.Map.Entry<CompletableFuture<Void>, Integer> e = it.next();
+                if (e.getKey().isDone()) {
+                    f.bytes -= e.getValue();
+                    it.remove();
+                }
+            }
             if (f.writes.isEmpty()) {
                 return f;
             }
