@@ -156,6 +156,7 @@ public final class NinepFilesystem implements FuseFilesystem {
      */
     private final WriteBehind behind = new WriteBehind(8 << 20);
     private final AtomicLong writebackErrors = new AtomicLong();
+    private final AtomicLong writtenBehind = new AtomicLong();
     private volatile FuseSession session;
     private final AtomicLong nextFh = new AtomicLong(1);
     private final FidReaper reaper;
@@ -752,6 +753,7 @@ public final class NinepFilesystem implements FuseFilesystem {
         if (!behind.started(path, h.fid, size, done)) {
             return -1;
         }
+        writtenBehind.incrementAndGet();
         CompletableFuture<Integer> sent;
         try {
             sent = rpc.bounded(DataPath.writeAsync(rpc, h.fid, h.chunk, offset, src));
@@ -819,6 +821,11 @@ public final class NinepFilesystem implements FuseFilesystem {
     }
 
     /** Written-back pages that could not be written (server refusal, soft timeout, stale file). */
+    /** WRITEs answered before their Twrites (write-behind). */
+    public long writtenBehind() {
+        return writtenBehind.get();
+    }
+
     public long writebackErrors() {
         return writebackErrors.get();
     }
