@@ -114,7 +114,7 @@ final class LeaseGate {
     CompletableFuture<Void> after(Session s, Changes changes) {
         if (changes.foreignAttrs) {
             changes.foreignAttrs = false;
-            leases.afterForeignAttrs();
+            leases.afterForeignAttrs(s.holder);
         }
         List<Changes.Change> list = changes.list();
         if (list.isEmpty() && changes.waits().isEmpty()) {

@@ -58,10 +58,12 @@ public final class LeaseManager {
     /** Files with a sole write lease (see {@link #grant}). */
     private final Set<Long> solePaths = new HashSet<>();
     /**
-     * Requests answering attributes of files they hold no lease on yet (listings, creates) now
-     * running: no sole write lease is granted meanwhile (see {@link #beforeForeignAttrs}).
+     * Requests answering attributes of files they may hold no lease on yet (listings, creates)
+     * now running, by holder ({@link #PLAIN} for a plain client): no sole write lease is granted
+     * to anyone else meanwhile (see {@link #beforeForeignAttrs}).
      */
-    private int foreignAttrs;
+    private final Map<Object, Integer> foreignAttrs = new HashMap<>();
+    private static final Object PLAIN = new Object();
     private long recallsSent;
     private long recallsExpired;
     private final LatencyWindow roundTrips = new LatencyWindow();
@@ -215,8 +217,8 @@ public final class LeaseManager {
      * whatever {@code h} asks about the file next sees every write(2) that returned there.
      */
     public CompletableFuture<Void> reference(Holder h, long path) {
-        List<Delivery> out = new ArrayList<>();
-        List<CompletableFuture<Void>> waits = new ArrayList<>();
+        List<Delivery> out;
+        List<CompletableFuture<Void>> waits;
         synchronized (this) {
             HolderState s = holders.get(h);
             if (s == null || s.vanished) {
@@ -224,6 +226,11 @@ public final class LeaseManager {
             }
             Map<Holder, Lease> m = leases.computeIfAbsent(path, p -> new HashMap<>());
             m.computeIfAbsent(h, k -> new Lease()).refs++;
+            if (!solePaths.contains(path)) {
+                return null;
+            }
+            out = new ArrayList<>();
+            waits = new ArrayList<>();
             unsoleLocked(h, path, m, out, waits);
         }
         send(out);
@@ -278,7 +285,7 @@ public final class LeaseManager {
         List<Delivery> out = new ArrayList<>();
         List<CompletableFuture<Void>> waits = new ArrayList<>();
         synchronized (this) {
-            foreignAttrs++;
+            foreignAttrs.merge(h == null ? PLAIN : h, 1, Integer::sum);
             for (long path : List.copyOf(solePaths)) {
                 unsoleLocked(h, path, leases.get(path), out, waits);
             }
@@ -287,9 +294,14 @@ public final class LeaseManager {
         return all(waits);
     }
 
-    /** The request of {@link #beforeForeignAttrs} was answered (or failed). */
-    public synchronized void afterForeignAttrs() {
-        foreignAttrs = Math.max(0, foreignAttrs - 1);
+    /** The request of {@code h} that began with {@link #beforeForeignAttrs} was applied (or failed). */
+    public synchronized void afterForeignAttrs(Holder h) {
+        foreignAttrs.computeIfPresent(h == null ? PLAIN : h, (k, n) -> n == 1 ? null : n - 1);
+    }
+
+    /** True if a request of a holder other than {@code h} that forbids sole grants is running. */
+    private boolean othersListingLocked(Holder h) {
+        return foreignAttrs.size() > (foreignAttrs.containsKey(h) ? 1 : 0);
     }
 
     /**
@@ -371,7 +383,7 @@ public final class LeaseManager {
             Map<Holder, Lease> m = leases.computeIfAbsent(path, p -> new HashMap<>());
             Lease l = m.computeIfAbsent(h, k -> new Lease());
             l.explicit = mode;
-            l.sole = askSole && mode == WRITE && m.size() == 1 && foreignAttrs == 0 && !s.vanished;
+            l.sole = askSole && mode == WRITE && m.size() == 1 && !othersListingLocked(h) && !s.vanished;
             if (l.sole) {
                 solePaths.add(path);
             } else {

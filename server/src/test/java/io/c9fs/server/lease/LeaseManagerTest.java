@@ -131,12 +131,14 @@ class LeaseManagerTest {
         m.reference(w, 9);
         m.grant(w, 9, LeaseManager.WRITE, true).get(1, TimeUnit.SECONDS);
         assertFalse(m.sole(w, 9), "granted during another client's listing");
-        m.afterForeignAttrs();
+        m.afterForeignAttrs(b);
         m.grant(w, 9, LeaseManager.WRITE, true).get(1, TimeUnit.SECONDS);
         assertTrue(m.sole(w, 9));
         // the writer's own listing ends nothing of its own
         assertTrue(m.beforeForeignAttrs(w).isDone());
-        m.afterForeignAttrs();
+        m.grant(w, 10, LeaseManager.WRITE, true).get(1, TimeUnit.SECONDS);
+        assertTrue(m.sole(w, 10), "its own listing does not keep a writer from a sole lease");
+        m.afterForeignAttrs(w);
         assertTrue(m.sole(w, 9));
     }
 
