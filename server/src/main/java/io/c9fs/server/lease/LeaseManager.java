@@ -243,7 +243,11 @@ public final class LeaseManager {
      */
     private void unsoleLocked(Holder except, long path, Map<Holder, Lease> m, List<Delivery> out,
                               List<CompletableFuture<Void>> waits) {
-        if (!solePaths.contains(path) || m == null) {
+        if (!solePaths.contains(path)) {
+            return;
+        }
+        if (m == null) {
+            solePaths.remove(path); // its leases ended since
             return;
         }
         boolean left = false;
@@ -628,6 +632,7 @@ public final class LeaseManager {
             m.remove(h);
             if (m.isEmpty()) {
                 leases.remove(path);
+                solePaths.remove(path);
             }
         }
     }
