@@ -174,6 +174,18 @@ public interface FuseFilesystem {
         throw new FuseException(Errno.ENOSYS);
     }
 
+    /**
+     * Asked once, before INIT: may the kernel cache POSIX ACLs (FUSE_POSIX_ACL)? It then asks for
+     * an inode's system.posix_acl_access or _default once and keeps the answer, an absence too,
+     * until the inode's attributes are fetched again or dropped (GETATTR, LOOKUP, READDIRPLUS,
+     * FUSE_NOTIFY_INVAL_INODE), so such a filesystem must drop the attributes of a file whose ACL
+     * changed elsewhere. It also makes the kernel check permissions itself from the mode, owner
+     * and ACLs, as with {@code default_permissions}, which FUSE_POSIX_ACL implies.
+     */
+    default boolean cachesAcls() {
+        return false;
+    }
+
     /** Returns the conflicting lock, or a lock of type F_UNLCK if {@code lock} could be placed. */
     default FileLock getlk(FuseRequest r, long nodeid, long fh, long owner, FileLock lock) throws FuseException {
         throw new FuseException(Errno.ENOSYS);

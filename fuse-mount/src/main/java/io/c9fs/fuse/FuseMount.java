@@ -38,7 +38,7 @@ public final class FuseMount {
         }
         try {
             long connection = connectionId(mp);
-            InitHandshake.Result init = InitHandshake.run(device, options, handlesLocks(fs));
+            InitHandshake.Result init = InitHandshake.run(device, options, handlesLocks(fs), fs.cachesAcls());
             widenReadahead(connection, init.maxReadahead());
             FuseSession session = new FuseSession(mp, device, init, fs, options, viaFusermount, connection);
             fs.init(session);

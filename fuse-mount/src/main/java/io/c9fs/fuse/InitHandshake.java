@@ -26,6 +26,7 @@ final class InitHandshake {
     static final long ASYNC_DIO = 1L << 15;
     static final long WRITEBACK_CACHE = 1L << 16;
     static final long PARALLEL_DIROPS = 1L << 18;
+    static final long POSIX_ACL = 1L << 20;
     static final long MAX_PAGES = 1L << 22;
     static final long EXPLICIT_INVAL_DATA = 1L << 25;
     static final long INIT_EXT = 1L << 30;
@@ -44,6 +45,11 @@ final class InitHandshake {
 
     /** Flags this layer asks for; the kernel grants the intersection with what it offers. */
     static long wanted(MountOptions options, boolean fsLocks) {
+        return wanted(options, fsLocks, false);
+    }
+
+    /** As above; {@code acls}: the filesystem lets the kernel cache POSIX ACLs (FUSE_POSIX_ACL). */
+    static long wanted(MountOptions options, boolean fsLocks, boolean acls) {
         long want = ASYNC_READ | ATOMIC_O_TRUNC | BIG_WRITES | DO_READDIRPLUS | ASYNC_DIO
                 | PARALLEL_DIROPS | MAX_PAGES | EXPLICIT_INVAL_DATA | INIT_EXT;
         if (fsLocks) {
@@ -52,10 +58,13 @@ final class InitHandshake {
         if (options.writebackCache()) {
             want |= WRITEBACK_CACHE;
         }
+        if (acls) {
+            want |= POSIX_ACL;
+        }
         return want;
     }
 
-    static Result run(FuseDevice device, MountOptions options, boolean fsLocks) throws FuseException {
+    static Result run(FuseDevice device, MountOptions options, boolean fsLocks, boolean acls) throws FuseException {
         // FUSE_MIN_READ_BUFFER: the kernel refuses reads into anything smaller.
         ByteBuffer req = ByteBuffer.allocateDirect(8192 + PAGE_SIZE).order(ByteOrder.LITTLE_ENDIAN);
         if (!device.awaitReadable(INIT_TIMEOUT_MILLIS)) {
@@ -85,7 +94,7 @@ final class InitHandshake {
                     + MAJOR + "." + MIN_MINOR + " or newer)");
         }
         int agreedMinor = Math.min(minor, MAX_MINOR);
-        long flags = wanted(options, fsLocks) & offered;
+        long flags = wanted(options, fsLocks, acls) & offered;
         int maxPages = (options.maxWrite() + PAGE_SIZE - 1) / PAGE_SIZE;
         // The kernel offers its bdi's read_ahead_kb (128 KiB) and keeps the smaller of the two;
         // the result is what FuseMount raises the bdi to afterwards.

@@ -107,6 +107,14 @@ final class KernelNotifications implements KernelCache {
         if (dir != null) {
             dir.namesUnknown();
             invalEntry(dir.nodeid, name);
+            if (dir.listingCacheable) {
+                // The kernel may hold a listing of the directory (FOPEN_CACHE_DIR) in the
+                // directory's pages: a listing that finds one missing reads afresh. The next
+                // OPENDIR drops it too (namesUnknown moved the listing's generation), but a handle
+                // already open would go on reading it after a rewind; INVAL_ENTRY resets it only
+                // when the kernel has a dentry of that name.
+                inval(dir.nodeid, 0, 0);
+            }
         }
     }
 

@@ -143,6 +143,9 @@ public final class Main {
                     ? new NinepFilesystem(client, rootFid, root, policy, args.timeout(), args.workers() - 2,
                             args.listAttrs())
                     : new LegacyFilesystem(client, rootFid, root, policy, uid(), gid(), args.timeout());
+            if (args.aclCache() && fs instanceof NinepFilesystem n) {
+                n.cacheAcls();
+            }
             MountOptions options = new MountOptions(args.address().replace(',', '_'), "c9fs", args.readOnly(),
                     args.allowOther(), args.workers(), MountOptions.MAX_WRITE_LIMIT, false, false,
                     args.fuseOptions());
@@ -234,10 +237,10 @@ public final class Main {
                 .append(client.msize()).append(client.isOpen() ? ")" : ", connection LOST)").append('\n');
         RedialingSession.Recovery rec = client.recovery();
         b.append(String.format("session:   %s, %s, %d reconnects, %.1f s outage, %d replayed, %d failed in flight,"
-                        + " %d stale fids, %d lost locks%n", rec.state(),
+                        + " %d stale fids, %d lost locks, %d recalls answered while restoring%n", rec.state(),
                 args.softTimeout() == null ? "hard" : "soft timeo=" + args.softTimeout().toMillis() / 1000.0 + "s",
                 rec.reconnects(), rec.outageMillis() / 1000.0, rec.replayed(), rec.failedInFlight(), rec.staleFids(),
-                rec.lostLocks()));
+                rec.lostLocks(), rec.restoreRecalls()));
         b.append(policy.describe());
         NinepClient.Stats s = client.stats();
         b.append(String.format("9p:        %d requests, %d in flight, %.1f MiB sent, %.1f MiB received%n",

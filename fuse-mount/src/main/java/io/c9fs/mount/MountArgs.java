@@ -31,11 +31,14 @@ import java.util.List;
  *                     for -o hard (the default: wait until it is back, interruptible)
  * @param listAttrs    READDIRPLUS from Treaddirattr on a 9P2000.L.c9 connection (the default;
  *                     -o nolistattr turns it off): the server leases every file it lists
+ * @param aclCache     -o aclcache: under leases, let the kernel keep POSIX ACLs (FUSE_POSIX_ACL,
+ *                     which implies default_permissions)
  */
 public record MountArgs(String address, Path mountpoint, boolean unmount, boolean help, boolean foreground,
                         boolean notifyReady, boolean readOnly, boolean allowOther, int msize, String version,
                         String uname, String aname, Duration attrTimeout, Duration timeout, int workers, Path log,
-                        List<String> fuseOptions, Duration softTimeout, boolean listAttrs) {
+                        List<String> fuseOptions, Duration softTimeout, boolean listAttrs,
+                        boolean aclCache) {
 
     /** Internal flag of the detached child. */
     static final String NOTIFY_READY = "--notify-ready";
@@ -58,6 +61,9 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
             "  nolistattr         list directories name by name (a walk and a getattr each) instead",
             "                     of with their attributes in one message (c9fs-serve; the default,",
             "                     `listattr`, is ~2x faster for a cold ls -l)",
+            "  aclcache           with leases, let the kernel keep ACLs: a second ls -l asks nothing,",
+            "                     but the kernel checks permissions itself (as default_permissions)",
+            "                     and each create or unlink costs its directory a getattr",
             "  debug              log every FUSE request and 9P message (to the log= file when detached)",
             "  uname=U            user to attach as (default: the current user)",
             "  aname=A            file tree to attach (default: empty; diod wants the export path)",
@@ -125,14 +131,14 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
         }
         if (help) {
             return new MountArgs(null, null, false, true, false, false, false, false, 0, null, null, null,
-                    null, null, 0, null, List.of(), null, false);
+                    null, null, 0, null, List.of(), null, false, false);
         }
         if (unmount) {
             if (positional.size() != 1) {
                 throw new UsageException("-u takes exactly one MOUNTPOINT");
             }
             return new MountArgs(null, Path.of(positional.get(0)), true, false, false, false, false, false, 0,
-                    null, null, null, null, null, 0, null, List.of(), null, false);
+                    null, null, null, null, null, 0, null, List.of(), null, false, false);
         }
         if (positional.size() != 2) {
             throw new UsageException("need ADDRESS and MOUNTPOINT");
@@ -148,6 +154,7 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
         Duration timeout = Duration.ofSeconds(30);
         boolean soft = false;
         boolean listAttrs = true;
+        boolean aclCache = false;
         Duration timeo = Duration.ofSeconds(10);
         int workers = 8;
         Path log = null;
@@ -188,6 +195,9 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
                         break;
                     case "nolistattr":
                         listAttrs = false;
+                        break;
+                    case "aclcache":
+                        aclCache = true;
                         break;
                     case "debug":
                         break; // read by Main before anything logs
@@ -232,7 +242,7 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
         }
         return new MountArgs(positional.get(0), Path.of(positional.get(1)), false, false, foreground, notify, ro,
                 allowOther, msize, version, uname, aname, actimeo, timeout, workers, log, fuse,
-                soft ? timeo : null, listAttrs);
+                soft ? timeo : null, listAttrs, aclCache);
     }
 
     /** This command line for the detached child: foreground, reporting readiness on stdout. */

@@ -17,6 +17,7 @@ import io.c9fs.fuse.OpenOut;
 import io.c9fs.fuse.SetattrIn;
 import io.c9fs.fuse.StatfsOut;
 import io.c9fs.transport.Errno;
+import io.c9fs.transport.client.NinepException;
 import io.c9fs.transport.client.NinepSession;
 import io.c9fs.transport.proto.Dialect;
 import io.c9fs.transport.proto.Dirent;
@@ -70,6 +71,8 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class NinepFilesystem implements FuseFilesystem {
     /** -o listattr: READDIRPLUS through Treaddirattr. */
     private final boolean listAttrs;
+    /** See {@link #cacheAcls}; set before the mount, read once at INIT. */
+    private volatile boolean aclCache;
     /**
      * Bumped by this mount's unlink, rmdir, rename and link: each changes some file's link count
      * or ctime, a file {@link Node#cachedAttrs} may hold without this mount knowing its node.
@@ -157,6 +160,15 @@ public final class NinepFilesystem implements FuseFilesystem {
     private final WriteBehind behind = new WriteBehind(8 << 20);
     private final AtomicLong writebackErrors = new AtomicLong();
     private final AtomicLong writtenBehind = new AtomicLong();
+    private final int rootFid;
+    /**
+     * The root's attributes and the file system's statfs as last fetched (first at INIT),
+     * answered while the server is away: umount(8) stats the mount point and fstatfs()es it
+     * before it unmounts, and on a hard mount both waited for the server, so a plain `umount`
+     * (and `df`) hung for the whole outage.
+     */
+    private volatile Rgetattr rootAttrs;
+    private volatile Message.Rstatfs lastStatfs;
     private volatile FuseSession session;
     private final AtomicLong nextFh = new AtomicLong(1);
     private final FidReaper reaper;
@@ -194,6 +206,7 @@ public final class NinepFilesystem implements FuseFilesystem {
             throw new IllegalArgumentException("needs a 9P2000.L connection, not " + client.dialect());
         }
         this.client = client;
+        this.rootFid = rootFid;
         this.rpc = new Rpc(client, requestTimeout);
         this.requestTimeout = requestTimeout;
         this.reaper = new FidReaper(rpc, requestTimeout);
@@ -220,6 +233,12 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public void init(FuseSession session) {
         this.session = session;
+        try {
+            rootAttrs = client.call(new Message.Tgetattr(rootFid, Rgetattr.BASIC), Rgetattr.class);
+            lastStatfs = client.call(new Message.Tstatfs(rootFid), Message.Rstatfs.class);
+        } catch (NinepException | RuntimeException e) {
+            // Learnt at the first GETATTR of the root and the first STATFS instead.
+        }
         policy.start(nodes, session);
     }
 
@@ -277,9 +296,17 @@ public final class NinepFilesystem implements FuseFilesystem {
                 return new AttrOut(policy.attrTimeoutNanos(), Attrs.of(known));
             }
         }
+        boolean root = nodeid == NodeTable.ROOT;
+        Rgetattr last = rootAttrs;
+        if (root && last != null && !client.isOpen()) {
+            return new AttrOut(0, Attrs.of(last)); // not kept: asked again once the server is back
+        }
         OpenHandle h = fh == -1 ? null : handles.get(fh);
         Rgetattr a = fresh(r, () -> rpc.call(r, new Message.Tgetattr(h != null && h.node == node ? h.fid : fid(r, node),
                 Rgetattr.BASIC), Rgetattr.class), node);
+        if (root) {
+            rootAttrs = a;
+        }
         return new AttrOut(policy.attrTimeoutNanos(), Attrs.of(a));
     }
 
@@ -915,7 +942,19 @@ public final class NinepFilesystem implements FuseFilesystem {
     public OpenOut opendir(FuseRequest r, long nodeid, int flags) throws FuseException {
         Node node = nodes.get(nodeid);
         OpenHandle h = fresh(r, () -> openFid(r, node, O_RDONLY), node);
-        return new OpenOut(h.fh, 0);
+        if (!policy.recalls()) {
+            return new OpenOut(h.fh, 0);
+        }
+        // While the server recalls this mount's names, the kernel may keep a listing it read and
+        // serve the next one itself (no READDIRPLUS, no Treaddirattr: the server lists and stats
+        // nothing). Another client's change of a name here is recalled as an entry recall, which
+        // drops the cached listing (KernelNotifications); this mount's own changes the kernel sees
+        // itself (a changed directory's cache is reset at the next listing).
+        int open = OpenOut.FOPEN_CACHE_DIR;
+        if (node.listingOpened(h.fh)) {
+            open |= OpenOut.FOPEN_KEEP_CACHE;
+        }
+        return new OpenOut(h.fh, open);
     }
 
     @Override
@@ -1215,6 +1254,10 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     @Override
     public void releasedir(FuseRequest r, long nodeid, long fh) {
+        OpenHandle h = handles.get(fh);
+        if (h != null) {
+            h.node.listingReleased(fh);
+        }
         release(r, nodeid, fh, 0, 0);
     }
 
@@ -1228,7 +1271,11 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public StatfsOut statfs(FuseRequest r, long nodeid) throws FuseException {
         Node node = nodes.get(nodeid);
-        Message.Rstatfs s = fresh(r, () -> rpc.call(r, new Message.Tstatfs(fid(r, node)), Message.Rstatfs.class), node);
+        Message.Rstatfs s = lastStatfs;
+        if (s == null || client.isOpen()) {
+            s = fresh(r, () -> rpc.call(r, new Message.Tstatfs(fid(r, node)), Message.Rstatfs.class), node);
+            lastStatfs = s;
+        }
         return new StatfsOut(s.blocks(), s.bfree(), s.bavail(), s.files(), s.ffree(), s.bsize(), s.namelen(),
                 s.bsize());
     }
@@ -1284,6 +1331,27 @@ public final class NinepFilesystem implements FuseFilesystem {
             }
             throw e;
         }
+    }
+
+    /**
+     * -o aclcache, before mounting: under leases the kernel may keep ACLs (`ls -l` asks every
+     * file for one; kept, a second listing asks nothing). Another client's or the server
+     * machine's change of an ACL is an xattr change, recalled as an attribute recall, whose
+     * FUSE_NOTIFY_INVAL_INODE drops the kernel's ACLs with the attributes; without leases nothing
+     * would drop them in time, so the kernel keeps none. Not the default, for its price:
+     * FUSE_POSIX_ACL implies default_permissions, so the kernel checks permissions itself (the
+     * answers {@link #access} gives, now for every operation: other users under allow_other no
+     * longer act with the attached user's rights), and it fetches a directory's attributes
+     * before the next permission check whenever a create or unlink there dropped them: a GETATTR,
+     * a Tgetattr, per create and per unlink (unlinks/s halved in the meta benchmark).
+     */
+    void cacheAcls() {
+        aclCache = true;
+    }
+
+    @Override
+    public boolean cachesAcls() {
+        return aclCache && policy instanceof LeasePolicy;
     }
 
     @Override

@@ -83,6 +83,19 @@ final class Node {
      * leaf: nothing is called under it.
      */
     private Set<String> names;
+    /**
+     * The kernel's cached listing of this directory (FOPEN_CACHE_DIR): {@link #listingGeneration}
+     * is bumped by everything that may change its names behind the kernel's back (an entry recall,
+     * an unrenewed term, a reconnect, a failed change here); {@link #kernelListing} is the
+     * generation the kernel's cached listing was filled at, -1 when unknown; {@link #listingsOpen}
+     * holds the generation at OPENDIR of each handle still open (its READDIRs may still be filling
+     * the cache). All but the first guarded by this node's monitor.
+     */
+    private final AtomicLong listingGeneration = new AtomicLong();
+    private long kernelListing = -1;
+    private java.util.Map<Long, Long> listingsOpen;
+    /** The kernel was ever allowed to cache this directory's listing: recalls must then drop it. */
+    volatile boolean listingCacheable;
 
     Node(long nodeid, Qid qid, int fid, long parent, String name, long walkedEpoch) {
         this.walkedEpoch = walkedEpoch;
@@ -178,6 +191,37 @@ final class Node {
     /** A name here changed without this mount knowing how (recall, failed or interrupted change). */
     synchronized void namesUnknown() {
         names = null;
+        listingGeneration.incrementAndGet();
+    }
+
+    /**
+     * OPENDIR of handle {@code fh} on a mount whose leases are honoured: may the kernel keep the
+     * listing it cached (FOPEN_KEEP_CACHE)? Only if nothing changed a name here since that listing
+     * was read, and no handle opened before such a change is still open: its READDIRs may yet put
+     * what they read before the change into the kernel's cache. A false answer makes the kernel
+     * drop the cached listing at this open, and the listing this handle reads is the new one.
+     */
+    synchronized boolean listingOpened(long fh) {
+        long g = listingGeneration.get();
+        boolean keep = kernelListing == g;
+        if (listingsOpen == null) {
+            listingsOpen = new java.util.HashMap<>();
+        }
+        for (long opened : listingsOpen.values()) {
+            keep &= opened == g;
+        }
+        listingsOpen.put(fh, g);
+        kernelListing = g;
+        listingCacheable = true;
+        return keep;
+    }
+
+    /** RELEASEDIR of {@code fh}: what it read is stale if a name changed since its OPENDIR. */
+    synchronized void listingReleased(long fh) {
+        Long g = listingsOpen == null ? null : listingsOpen.remove(fh);
+        if (g != null && g != listingGeneration.get()) {
+            kernelListing = -1;
+        }
     }
 
     /** To be read before asking the server for attributes, and handed to {@link #rememberAttrs}. */

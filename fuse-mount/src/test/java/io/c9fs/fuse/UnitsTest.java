@@ -58,6 +58,9 @@ class UnitsTest {
         assertEquals(InitHandshake.EXPLICIT_INVAL_DATA, plain & InitHandshake.EXPLICIT_INVAL_DATA);
         assertEquals(0, plain & InitHandshake.POSIX_LOCKS);
         assertEquals(0, plain & InitHandshake.WRITEBACK_CACHE);
+        // FUSE_POSIX_ACL implies default_permissions: only for a filesystem that asks for it.
+        assertEquals(0, plain & InitHandshake.POSIX_ACL);
+        assertEquals(InitHandshake.POSIX_ACL, InitHandshake.wanted(d, false, true) & InitHandshake.POSIX_ACL);
         long all = InitHandshake.wanted(d.withWritebackCache(true), true);
         assertEquals(InitHandshake.POSIX_LOCKS | InitHandshake.WRITEBACK_CACHE,
                 all & (InitHandshake.POSIX_LOCKS | InitHandshake.WRITEBACK_CACHE));

@@ -10,8 +10,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.UserDefinedFileAttributeView;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -28,47 +26,24 @@ import org.junit.jupiter.api.Test;
 class ListingCacheTest {
     private static Path scratch;
     private static Path export;
-    private static ServerProcess server;
+    private static TwoMounts mounts;
     private static Path a;
     private static Path b;
-    private static final List<Process> daemons = new ArrayList<>();
 
     @BeforeAll
     static void mountTwice() throws Exception {
-        TestEnv.requireFuse();
-        scratch = TestEnv.freshDir("listing-cache");
-        export = Files.createDirectory(scratch.resolve("export"));
-        server = ServerProcess.start(ServerProcess.Kind.C9FS_SERVE, export, scratch.resolve("server.log"));
-        a = mount("a");
-        b = mount("b");
-    }
-
-    private static Path mount(String name) throws Exception {
-        Path mnt = Files.createDirectory(scratch.resolve(name));
-        daemons.add(MountDaemon.start(server.address(), mnt, "timeout=10", scratch.resolve(name + ".log")));
-        return mnt;
+        mounts = TwoMounts.start("listing-cache", "timeout=10", "timeout=10");
+        scratch = mounts.scratch;
+        export = mounts.export;
+        a = mounts.a;
+        b = mounts.b;
     }
 
     @AfterAll
     static void tearDown() throws Exception {
-        for (Process p : daemons) {
-            p.destroy();
+        if (mounts != null) {
+            mounts.close();
         }
-        for (Process p : daemons) {
-            if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                p.waitFor(10, TimeUnit.SECONDS);
-            }
-        }
-        for (Path mnt : new Path[] {a, b}) {
-            if (mnt != null && MountedFs.isMounted(mnt)) {
-                TestEnv.forceUnmount(mnt);
-            }
-        }
-        if (server != null) {
-            server.close();
-        }
-        TestEnv.delete(scratch);
     }
 
     private static UserDefinedFileAttributeView xattrs(Path p) {

@@ -9,7 +9,6 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -31,47 +30,24 @@ class ReaddirattrMountTest {
     private static final long SHOWS_WITHIN_S = 10;
     private static Path scratch;
     private static Path export;
-    private static ServerProcess server;
+    private static TwoMounts mounts;
     private static Path a;
     private static Path b;
-    private static final List<Process> daemons = new ArrayList<>();
 
     @BeforeAll
     static void mountTwice() throws Exception {
-        TestEnv.requireFuse();
-        scratch = TestEnv.freshDir("readdirattr");
-        export = Files.createDirectory(scratch.resolve("export"));
-        server = ServerProcess.start(ServerProcess.Kind.C9FS_SERVE, export, scratch.resolve("server.log"));
-        a = mount("a");
-        b = mount("b");
-    }
-
-    private static Path mount(String name) throws Exception {
-        Path mnt = Files.createDirectory(scratch.resolve(name));
-        daemons.add(MountDaemon.start(server.address(), mnt, "timeout=10,actimeo=60,listattr", scratch.resolve(name + ".log")));
-        return mnt;
+        mounts = TwoMounts.start("readdirattr", "timeout=10,actimeo=60,listattr", "timeout=10,actimeo=60,listattr");
+        scratch = mounts.scratch;
+        export = mounts.export;
+        a = mounts.a;
+        b = mounts.b;
     }
 
     @AfterAll
     static void tearDown() throws Exception {
-        for (Process p : daemons) {
-            p.destroy();
+        if (mounts != null) {
+            mounts.close();
         }
-        for (Process p : daemons) {
-            if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                p.waitFor(10, TimeUnit.SECONDS);
-            }
-        }
-        for (Path mnt : new Path[] {a, b}) {
-            if (mnt != null && MountedFs.isMounted(mnt)) {
-                TestEnv.forceUnmount(mnt);
-            }
-        }
-        if (server != null) {
-            server.close();
-        }
-        TestEnv.delete(scratch);
     }
 
     private static String mode(Path p) throws Exception {
@@ -219,6 +195,72 @@ class ReaddirattrMountTest {
         assertEquals(1, Files.getAttribute(f, "unix:nlink"));
         Files.writeString(b.resolve("kept/f"), "x");
         assertEquals(1, Files.size(f));
+    }
+
+    /**
+     * The kernel keeps a listing it read (FOPEN_CACHE_DIR) and serves the next one itself while
+     * the leases stand: no Treaddirattr, the server lists and stats nothing. Another client's
+     * create, unlink and rename there, and a change on the server machine, must show in A's next
+     * listing all the same: the entry recall drops the kept listing before B's call returns.
+     */
+    @Test
+    void aListingKeptByTheKernelFollowsEveryChangeOfANameElsewhere() throws Exception {
+        Path bd = Files.createDirectory(b.resolve("kept-listing"));
+        for (int i = 0; i < 2000; i++) {
+            Files.writeString(bd.resolve("f" + i), "");
+        }
+        Path d = a.resolve("kept-listing");
+        assertEquals(2000, names(d).size());
+        // Uncached, 2,000 entries are about a dozen Treaddirattr; kept, the open's clone walk,
+        // Tlopen and Tclunk, and perhaps a lease heartbeat. Three tries: a drop_caches by anything
+        // else on the machine evicts the kept listing with the directory's inode.
+        long spent = Long.MAX_VALUE;
+        for (int i = 0; i < 3 && spent > 8; i++) {
+            long before = requests(a);
+            assertEquals(2000, names(d).size());
+            spent = requests(a) - before;
+        }
+        assertTrue(spent <= 8, spent + " 9P requests for a listing the kernel kept");
+        Files.writeString(bd.resolve("new"), "");
+        assertTrue(names(d).contains("new"), "B's create");
+        Files.delete(bd.resolve("f7"));
+        assertFalse(names(d).contains("f7"), "B's unlink");
+        Files.move(bd.resolve("f8"), bd.resolve("g8"));
+        java.util.Set<String> moved = names(d);
+        assertTrue(moved.contains("g8") && !moved.contains("f8"), "B's rename");
+        Files.writeString(export.resolve("kept-listing/local"), "");
+        within("a name made on the server machine", () -> {
+            try {
+                return names(d).contains("local");
+            } catch (Exception e) {
+                return false;
+            }
+        });
+        // A's own changes: the kernel drops its kept listing itself.
+        Files.writeString(d.resolve("mine"), "");
+        assertTrue(names(d).contains("mine"), "A's create");
+        Files.delete(d.resolve("mine"));
+        assertFalse(names(d).contains("mine"), "A's unlink");
+        assertEquals(2001, names(d).size());
+    }
+
+    private static java.util.Set<String> names(Path dir) throws Exception {
+        try (java.util.stream.Stream<Path> s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).collect(java.util.stream.Collectors.toSet());
+        }
+    }
+
+    /** The mount's count of 9P requests sent (c9fs stats). */
+    private static long requests(Path mnt) throws Exception {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        int status = StatsCommand.run(new String[] {mnt.toString()}, new java.io.PrintStream(out, true),
+                new java.io.PrintStream(err, true));
+        assertEquals(0, status, err.toString(java.nio.charset.StandardCharsets.UTF_8));
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("9p: +([0-9]+) requests")
+                .matcher(out.toString(java.nio.charset.StandardCharsets.UTF_8));
+        assertTrue(m.find(), out.toString(java.nio.charset.StandardCharsets.UTF_8));
+        return Long.parseLong(m.group(1));
     }
 
     @Test

@@ -2,6 +2,7 @@ package io.c9fs.server;
 
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * The server's object for one file of the export, keyed by qid.path: which connections have it
@@ -13,10 +14,21 @@ import java.util.Map;
  * version recorded, is the server's own and recalls nothing ({@link #showsOnlyOwnChanges}).
  *
  * <p>Threading: all methods synchronize on the node; no other lock is taken while holding it
- * (lock order: connection state, then node, never the reverse).
+ * (lock order: connection state, then node, never the reverse). {@link #data} is a leaf too,
+ * held only around one read or write system call.
  */
 public final class FileNode {
     private final long qidPath;
+
+    /**
+     * Makes a Tread and a Twrite of the file atomic with respect to each other, as POSIX asks of
+     * read(2) and write(2): the host's page cache does not (ext4 copies a page into and out of the
+     * cache with no lock between a buffered read and a write, and a read concurrent with a write
+     * of the same page sees part of each: measured on this machine, docs/coherence.md). Without
+     * it, a client reading what another client is writing could be answered a torn page. Reads
+     * share it; a write holds it alone for its one pwritev.
+     */
+    final ReentrantReadWriteLock data = new ReentrantReadWriteLock();
     private final Map<Object, Integer> openers = new HashMap<>();
     private int refs;
     private int writes;

@@ -182,8 +182,18 @@ final class Session {
         if (count <= 0) {
             return null;
         }
+        // A Twrite of the file is in progress: the loop does not wait for it (a worker will).
+        var shared = f.node.data.readLock();
+        if (!shared.tryLock()) {
+            return null;
+        }
         ByteBuf buf = alloc.directBuffer(count);
-        int n = buf.hasMemoryAddress() ? Posix.preadCached(f.ioFd, buf.memoryAddress(), count, r.offset()) : -1;
+        int n;
+        try {
+            n = buf.hasMemoryAddress() ? Posix.preadCached(f.ioFd, buf.memoryAddress(), count, r.offset()) : -1;
+        } finally {
+            shared.unlock();
+        }
         if (n != count) {
             buf.release();
             return null;
@@ -636,7 +646,16 @@ final class Session {
         }
         ByteBuf buf = alloc.directBuffer(count);
         try {
-            int n = count == 0 ? 0 : Posix.pread(f.ioFd, buf.nioBuffer(0, count), t.offset());
+            int n = 0;
+            if (count > 0) {
+                var shared = f.node.data.readLock();
+                shared.lock();
+                try {
+                    n = Posix.pread(f.ioFd, buf.nioBuffer(0, count), t.offset());
+                } finally {
+                    shared.unlock();
+                }
+            }
             buf.writerIndex(n);
             Rread r = new Rread(buf);
             buf = null;
@@ -677,6 +696,8 @@ final class Session {
         int done = 0;
         long size = -1;
         f.node.changing();
+        var exclusive = f.node.data.writeLock();
+        exclusive.lock();
         try {
             int i = 0;
             while (done < count) {
@@ -700,6 +721,7 @@ final class Session {
             // A short write is answered with what was written; the disk is still full.
             gate.disk().failed(e.errno(), "Twrite");
         } finally {
+            exclusive.unlock();
             f.node.mutated(owner);
             size = changed(f.node, f.ioFd);
         }

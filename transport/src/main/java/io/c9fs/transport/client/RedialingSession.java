@@ -101,6 +101,8 @@ public final class RedialingSession implements NinepSession {
     private final AtomicLong failedInFlight = new AtomicLong();
     private final AtomicLong staleFids = new AtomicLong();
     private final AtomicLong lostLocks = new AtomicLong();
+    /** Recalls answered at once while a connection was being restored ({@link RestoreRecalls}). */
+    private final AtomicLong restoreRecalls = new AtomicLong();
     /** Counters of the connections before the current one. */
     private final AtomicLong pastRequests = new AtomicLong();
     private final AtomicLong pastSent = new AtomicLong();
@@ -189,7 +191,7 @@ public final class RedialingSession implements NinepSession {
 
     /** Counters of outages and recovery, for {@code c9fs stats}. */
     public record Recovery(State state, long reconnects, long outageMillis, long replayed, long failedInFlight,
-                           long staleFids, long lostLocks) {
+                           long staleFids, long lostLocks, long restoreRecalls) {
     }
 
     public Recovery recovery() {
@@ -200,7 +202,7 @@ public final class RedialingSession implements NinepSession {
             }
         }
         return new Recovery(state, reconnects.get(), TimeUnit.NANOSECONDS.toMillis(out), replayed.get(),
-                failedInFlight.get(), staleFids.get(), lostLocks.get());
+                failedInFlight.get(), staleFids.get(), lostLocks.get(), restoreRecalls.get());
     }
 
     // ------------------------------------------------------------------ NinepSession
@@ -723,6 +725,62 @@ public final class RedialingSession implements NinepSession {
             }
         }
         presentToken(c);
+        RestoreRecalls recalls = dialect.hasLeases() ? new RestoreRecalls(c) : null;
+        try {
+            restoreFids(c, all);
+        } finally {
+            if (recalls != null) {
+                recalls.stop();
+            }
+        }
+    }
+
+    /**
+     * Answers the recalls that reach a connection while it is being restored, at once: the
+     * mount's caches are not served from until the restore is installed and
+     * {@link Listener#reconnected} has dropped them all, laundering dirty pages on the way
+     * (docs/reconnect.md). A recall here can only be of a lease this restore took (the walks'
+     * read leases, the write leases below), wanted by another client, often one restoring too.
+     * Left unanswered, each such recall held that client back for a whole term, and both of them
+     * when each wanted the other's file: 10-16 s of outage after a server restart, the holders
+     * fenced (their writes refused with ESTALE) and their locks' grace run out. Answering sooner
+     * is what the term's expiry did, minus the wait and the fence: the pages this mount still
+     * launders land after the other client's write instead of being refused, the order two
+     * concurrent writers get anyway.
+     */
+    private final class RestoreRecalls {
+        private final NinepClient c;
+        private volatile boolean restoring = true;
+
+        RestoreRecalls(NinepClient c) {
+            this.c = c;
+            post();
+        }
+
+        private void post() {
+            c.rpc(new Message.Tcallback(), Message.Rcallback.class).whenComplete((r, err) -> {
+                if (err != null) {
+                    return; // flushed or the connection gone: the restore notices the latter itself
+                }
+                for (Message.Recall x : r.recalls()) {
+                    restoreRecalls.incrementAndGet();
+                    c.rpc(new Message.Trecalled(x.id()), Message.Rrecalled.class);
+                }
+                // Once restored, the mount's own recall loop keeps the channel: its Tcallback makes
+                // the server answer this one empty, and this one is not sent again.
+                if (restoring && c.isOpen()) {
+                    post();
+                }
+            });
+        }
+
+        void stop() {
+            restoring = false;
+        }
+    }
+
+    /** The fids after the attach fids: walked and opened again, locks reclaimed, write leases retaken. */
+    private void restoreFids(NinepClient c, List<FidShadow.Entry> all) throws NinepException, InterruptedException {
         List<CompletableFuture<Void>> steps = new ArrayList<>();
         for (FidShadow.Entry e : all) {
             if (e.isAttach() || e.stale) {
@@ -749,6 +807,25 @@ public final class RedialingSession implements NinepSession {
         if (failure != null) {
             throw failure;
         }
+        // Locks first: their reclaims must come within the server's grace, which a write lease
+        // waiting for another client's recall could outlast.
+        for (FidShadow.Entry e : all) {
+            if (e.isAttach() || e.stale) {
+                continue;
+            }
+            List<Message.Tlock> locks;
+            synchronized (shadow) {
+                locks = new ArrayList<>(e.locks());
+            }
+            for (Message.Tlock l : locks) {
+                if (!reclaim(c, e, l)) {
+                    lostLocks.incrementAndGet();
+                    shadow.markLockLost(e.fid);
+                    LOG.log(System.Logger.Level.WARNING, "lock " + l + " on fid " + e.fid + " lost: " + e.path());
+                    break;
+                }
+            }
+        }
         for (FidShadow.Entry e : all) {
             if (e.isAttach() || e.stale) {
                 continue;
@@ -762,18 +839,6 @@ public final class RedialingSession implements NinepSession {
                     }
                     LOG.log(System.Logger.Level.WARNING, "write lease of fid " + e.fid + " not retaken: "
                             + x.getMessage());
-                }
-            }
-            List<Message.Tlock> locks;
-            synchronized (shadow) {
-                locks = new ArrayList<>(e.locks());
-            }
-            for (Message.Tlock l : locks) {
-                if (!reclaim(c, e, l)) {
-                    lostLocks.incrementAndGet();
-                    shadow.markLockLost(e.fid);
-                    LOG.log(System.Logger.Level.WARNING, "lock " + l + " on fid " + e.fid + " lost: " + e.path());
-                    break;
                 }
             }
         }

@@ -1,0 +1,70 @@
+package io.c9fs.mount;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One c9fs-serve exporting a fresh scratch folder's {@code export}, and two c9fs-mount daemons
+ * on it, at {@code a} and {@code b}: the fixture of the tests in which one mount must see what
+ * another client changed. {@link #close} stops the daemons and the server and unmounts what a
+ * daemon left mounted, also when the start failed half-way.
+ */
+final class TwoMounts implements AutoCloseable {
+    final Path scratch;
+    final Path export;
+    ServerProcess server;
+    Path a;
+    Path b;
+    private final List<Process> daemons = new ArrayList<>();
+
+    private TwoMounts(String name) throws Exception {
+        scratch = TestEnv.freshDir(name);
+        export = Files.createDirectory(scratch.resolve("export"));
+    }
+
+    /** Needs FUSE (fails under CI=true without it, else skips: {@link TestEnv#requireFuse}). */
+    static TwoMounts start(String name, String optionsA, String optionsB) throws Exception {
+        TestEnv.requireFuse();
+        TwoMounts m = new TwoMounts(name);
+        try {
+            m.server = ServerProcess.start(ServerProcess.Kind.C9FS_SERVE, m.export, m.scratch.resolve("server.log"));
+            m.a = m.mount("a", optionsA);
+            m.b = m.mount("b", optionsB);
+            return m;
+        } catch (Exception | Error e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    private Path mount(String name, String options) throws Exception {
+        Path mnt = Files.createDirectory(scratch.resolve(name));
+        daemons.add(MountDaemon.start(server.address(), mnt, options, scratch.resolve(name + ".log")));
+        return mnt;
+    }
+
+    @Override
+    public void close() throws Exception {
+        for (Process p : daemons) {
+            p.destroy();
+        }
+        for (Process p : daemons) {
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                p.waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+        for (Path mnt : new Path[] {a, b}) {
+            if (mnt != null && MountedFs.isMounted(mnt)) {
+                TestEnv.forceUnmount(mnt);
+            }
+        }
+        if (server != null) {
+            server.close();
+        }
+        TestEnv.delete(scratch);
+    }
+}
