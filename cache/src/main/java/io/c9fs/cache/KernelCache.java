@@ -31,4 +31,8 @@ public interface KernelCache {
 
     /** Drops everything cached, the lease term having passed without renewal. */
     void dropAll() throws IOException;
+
+    /** The lease client is closing: whatever this keeps for the calls above goes. */
+    default void close() {
+    }
 }

@@ -69,6 +69,18 @@ public final class LeaseClient implements AutoCloseable {
     /** Between a lost connection and the caches dropped after the reconnect: nothing is trusted. */
     private volatile boolean suspended;
     private final AtomicLong reconnects = new AtomicLong();
+    /** Waits for a file's writes in flight (write-behind) before its recall is acknowledged. */
+    private volatile java.util.function.LongFunction<CompletableFuture<Void>> beforeAck = path -> null;
+    /**
+     * Write-leased files whose latest grant said no other client holds any lease on them (sole),
+     * and no recall of them came since: their writes may be answered before the server's.
+     */
+    private final java.util.Set<Long> sole = ConcurrentHashMap.newKeySet();
+    /** The server rejected the sole flag (EINVAL: from before it): plain write leases only. */
+    private volatile boolean noSole;
+    /** The term passed unrenewed before the last renewal: writes go through until {@link #lapseEnds}. */
+    private volatile boolean lapsed;
+    private volatile long lapseEnds;
 
     private final Thread recallThread;
     private final Thread flushThread;
@@ -100,6 +112,19 @@ public final class LeaseClient implements AutoCloseable {
         return t;
     }
 
+    /**
+     * Sets what a recall of a file is acknowledged after: {@code drain} ends the file's
+     * write-behind and returns the future of its writes in flight (null: none), and the
+     * Trecalled goes once it completes. The server holds the request that recalled the file
+     * (another client's new fid on it, listing, read) until the acknowledgement, so that request
+     * sees every byte whose write(2) returned here (docs/coherence.md, write-behind). Called on
+     * the recall thread, which must not wait for it: those writes may need other clients'
+     * acknowledgements, and theirs may need this thread's. Must complete within a bound.
+     */
+    public void beforeAcknowledging(java.util.function.LongFunction<CompletableFuture<Void>> drain) {
+        this.beforeAck = drain;
+    }
+
     /** Starts the threads; the first Tcallback makes the caches trusted. */
     public void start() {
         recallThread.start();
@@ -119,6 +144,7 @@ public final class LeaseClient implements AutoCloseable {
      * dirty pages that dropping launders can be written. Called on the session's redial thread.
      */
     public void connectionLost() {
+        sole.clear(); // the leases went with the connection; the writes are replayed as they were
         suspended = true;
         expired = true; // the watch thread must not drop (and launder) while nothing can be written
         pages.invalidateAll();
@@ -149,10 +175,25 @@ public final class LeaseClient implements AutoCloseable {
      * term).
      */
     public Rlease acquire(int fid, long path, int mode) throws NinepException {
-        Rlease r = client.call(new Message.Tlease(fid, mode), Rlease.class);
+        Rlease r;
+        if (mode == Message.LEASE_WRITE && !noSole) {
+            try {
+                r = client.call(new Message.Tlease(fid, mode | Message.LEASE_SOLE), Rlease.class);
+            } catch (NinepException e) {
+                if (e.errno() != EINVAL) {
+                    throw e;
+                }
+                noSole = true; // a c9fs-serve from before sole write leases
+                r = client.call(new Message.Tlease(fid, mode), Rlease.class);
+            }
+        } else {
+            r = client.call(new Message.Tlease(fid, mode), Rlease.class);
+        }
         granted(fid, path, mode, r);
         return r;
     }
+
+    private static final int EINVAL = 22;
 
     /**
      * Sends Tlease of {@code mode} for {@code fid} without waiting, e.g. right behind the request
@@ -160,15 +201,30 @@ public final class LeaseClient implements AutoCloseable {
      * the answer to {@link #granted} once it knows the file's qid.path.
      */
     public CompletableFuture<Rlease> ask(int fid, int mode) {
-        return client.rpc(new Message.Tlease(fid, mode), Rlease.class);
+        if (mode != Message.LEASE_WRITE || noSole) {
+            return client.rpc(new Message.Tlease(fid, mode), Rlease.class);
+        }
+        return client.rpc(new Message.Tlease(fid, mode | Message.LEASE_SOLE), Rlease.class).exceptionallyCompose(e -> {
+            Throwable c = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+            if (c instanceof NinepException n && n.errno() == EINVAL) {
+                noSole = true;
+                return client.rpc(new Message.Tlease(fid, mode), Rlease.class);
+            }
+            return CompletableFuture.failedFuture(c);
+        });
     }
 
     /** Records the answer of a Tlease of {@code mode} on {@code path}, as {@link #acquire} does. */
     public void granted(int fid, long path, int mode, Rlease r) {
         termMs = r.termMs();
-        if (mode == Message.LEASE_WRITE && r.mode() == Message.LEASE_WRITE) {
+        if (mode == Message.LEASE_WRITE && (r.mode() & ~Message.LEASE_SOLE) == Message.LEASE_WRITE) {
             writers.merge(path, 1, Integer::sum);
             writerFids.computeIfAbsent(path, p -> ConcurrentHashMap.newKeySet()).add(fid);
+            if ((r.mode() & Message.LEASE_SOLE) != 0) {
+                sole.add(path);
+            } else {
+                sole.remove(path);
+            }
         }
     }
 
@@ -184,6 +240,7 @@ public final class LeaseClient implements AutoCloseable {
         });
         if (left == null) {
             fenced.remove(path);
+            sole.remove(path);
             // Not waited for: the caller clunks the fid next, which the server serves after this,
             // and nothing here depends on the answer.
             client.rpc(new Message.Tlease(fid, Message.LEASE_READ), Rlease.class).whenComplete((r, err) -> {
@@ -192,6 +249,21 @@ public final class LeaseClient implements AutoCloseable {
                 }
             });
         }
+    }
+
+    /**
+     * True if a write of {@code path} may be answered before the server answers it: its write
+     * lease is held and trusted, not fenced or being taken again, and the term has not lapsed
+     * within the last term (a fence would be found only at fsync).
+     */
+    public boolean writeBehind(long path) {
+        if (lapsed) {
+            if (System.nanoTime() - lapseEnds < 0) {
+                return false;
+            }
+            lapsed = false;
+        }
+        return trusted() && !retakeAll && sole.contains(path) && writers.containsKey(path) && !fenced.contains(path);
     }
 
     /** True if some handle of {@code path} holds its write lease. */
@@ -218,6 +290,8 @@ public final class LeaseClient implements AutoCloseable {
      * for: the server serves a fid's requests in order, so that fid's next Twrite follows it.
      */
     private void retake(long path) {
+        // Taken again as a plain write lease: the server keeps no sole one for it.
+        sole.remove(path);
         java.util.Set<Integer> fids = writerFids.get(path);
         Integer fid = fids == null ? null : fids.stream().findFirst().orElse(null);
         if (fid == null) {
@@ -304,6 +378,12 @@ public final class LeaseClient implements AutoCloseable {
                 }
                 continue;
             }
+            if (trustedOnce && System.nanoTime() - validUntil >= 0) {
+                // The server may have fenced us meanwhile; a write answered before its Twrite
+                // would learn that only at fsync. For a term, writes wait for their answers.
+                lapseEnds = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(r.termMs());
+                lapsed = true;
+            }
             validUntil = sentAt + TimeUnit.MILLISECONDS.toNanos(r.termMs()) * 99 / 100;
             trustedOnce = true;
             expired = false;
@@ -331,6 +411,17 @@ public final class LeaseClient implements AutoCloseable {
 
     private void carryOut(Recall c) {
         long t0 = System.nanoTime();
+        CompletableFuture<Void> inFlight = null;
+        if (c.kind() != Recall.ENTRY) {
+            // First: from here on the file's writes wait for their answers; those answered
+            // before are the ones the acknowledgement waits for.
+            sole.remove(c.path());
+            try {
+                inFlight = beforeAck.apply(c.path());
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "recall " + c + ": ending write-behind: " + e.getMessage());
+            }
+        }
         try {
             switch (c.kind()) {
                 case Recall.DATA:
@@ -350,6 +441,10 @@ public final class LeaseClient implements AutoCloseable {
                     kernel.dropData(c.path(), 0, 0);
                     kernel.dropAttr(c.path());
                     break;
+                case Recall.SHARE:
+                    // Another client holds a lease on the file now: nothing cached is wrong,
+                    // only the write-behind ended above.
+                    break;
                 default:
                     LOG.log(System.Logger.Level.WARNING, "unknown recall kind " + c.kind() + " from " + client.server());
             }
@@ -359,7 +454,19 @@ public final class LeaseClient implements AutoCloseable {
             LOG.log(System.Logger.Level.WARNING, "recall " + c + ": " + e.getMessage());
         }
         recalls.incrementAndGet();
-        record(System.nanoTime() - t0);
+        if (inFlight == null || inFlight.isDone()) {
+            record(System.nanoTime() - t0);
+            acknowledge(c);
+        } else {
+            // Not waited for here (see beforeAcknowledging); the future never fails.
+            inFlight.whenComplete((v, e) -> {
+                record(System.nanoTime() - t0);
+                acknowledge(c);
+            });
+        }
+    }
+
+    private void acknowledge(Recall c) {
         client.rpc(new Message.Trecalled(c.id()), Rrecalled.class).whenComplete((ok, err) -> {
             if (err != null && !closed) {
                 LOG.log(System.Logger.Level.DEBUG, "Trecalled " + c.id() + ": " + err.getMessage());
@@ -402,6 +509,7 @@ public final class LeaseClient implements AutoCloseable {
                 continue;
             }
             expired = true;
+            sole.clear();
             expiries.incrementAndGet();
             LOG.log(System.Logger.Level.WARNING, "leases on " + client.server()
                     + " expired without renewal: dropping every cache of the mount");
@@ -446,9 +554,10 @@ public final class LeaseClient implements AutoCloseable {
                 t.join(2000);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                return;
+                break;
             }
         }
+        kernel.close();
     }
 
     private static void sleep(long ms) {

@@ -135,7 +135,8 @@ class LeaseClientTest {
             }
         });
         Request t = expect(Message.Tlease.class);
-        assertEquals(Message.LEASE_WRITE, ((Message.Tlease) t.fcall().message()).mode());
+        // a write lease, asking whether it is the file's only one
+        assertEquals(Message.LEASE_WRITE | Message.LEASE_SOLE, ((Message.Tlease) t.fcall().message()).mode());
         t.conn().reply(t.tag(), new Message.Rlease(Message.LEASE_WRITE, 1, 10_000, new io.c9fs.transport.proto.Qid(0, 1, 77)));
         got.get(5, TimeUnit.SECONDS);
         assertTrue(leases.writeLeased(77));
@@ -158,6 +159,47 @@ class LeaseClientTest {
         assertFalse(leases.writeLeased(77));
         cb.conn().reply(cb.tag(), new Message.Rcallback(10_000, List.of()));
         spare.conn().reply(spare.tag(), new Message.Rcallback(10_000, List.of()));
+    }
+
+    /**
+     * A sole write lease lets the mount write behind until any recall of the file; a SHARE recall
+     * drops nothing and is acknowledged only once the writes in flight are answered, without the
+     * recall thread waiting for them (the next recall is carried out meanwhile).
+     */
+    @Test
+    void aShareRecallIsAcknowledgedOnceTheWritesInFlightAreAnswered() throws Exception {
+        CompletableFuture<Void> inFlight = new CompletableFuture<>();
+        List<Long> asked = new java.util.concurrent.CopyOnWriteArrayList<>();
+        leases.beforeAcknowledging(path -> {
+            asked.add(path);
+            return path == 78 ? inFlight : null;
+        });
+        Request cb = expect(Message.Tcallback.class);
+        Request spare = expect(Message.Tcallback.class);
+        cb.conn().reply(cb.tag(), new Message.Rcallback(10_000, List.of()));
+        CompletableFuture<Message.Rlease> got = CompletableFuture.supplyAsync(() -> {
+            try {
+                return leases.acquire(6, 78, Message.LEASE_WRITE);
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        });
+        Request t = expect(Message.Tlease.class);
+        t.conn().reply(t.tag(), new Message.Rlease(Message.LEASE_WRITE | Message.LEASE_SOLE, 1, 10_000,
+                new io.c9fs.transport.proto.Qid(0, 1, 78)));
+        got.get(5, TimeUnit.SECONDS);
+        assertTrue(leases.writeBehind(78), "a sole write lease");
+        spare.conn().reply(spare.tag(), new Message.Rcallback(10_000, List.of(
+                new Recall(21, Recall.SHARE, 78, 0, 0, ""),
+                new Recall(22, Recall.ATTR, 9, 0, 0, ""))));
+        expect(Message.Tcallback.class);
+        assertEquals("attr 9", kernelCalls.poll(5, TimeUnit.SECONDS), "the SHARE drops nothing and does not hold the next recall");
+        assertFalse(leases.writeBehind(78));
+        Request ack = expect(Message.Trecalled.class);
+        assertEquals(22, ((Message.Trecalled) ack.fcall().message()).id(), "the SHARE waits for the writes in flight");
+        inFlight.complete(null);
+        assertEquals(21, ((Message.Trecalled) expect(Message.Trecalled.class).fcall().message()).id());
+        assertEquals(List.of(78L, 9L), asked);
     }
 
     /** Takes the write lease of file {@code path} through fid {@code fid}, answering the Tlease. */

@@ -89,6 +89,25 @@ public interface CachePolicy {
     }
 
     /**
+     * True if a WRITE through writer handle {@code h} may be answered before the server answers
+     * its Twrites (write-behind): only while this mount holds a sole write lease of the file (no
+     * other client holds any lease on it; the server recalls it before another client gets one),
+     * and the recall is acknowledged only once the writes in flight are in (see
+     * {@link #drainBeforeRecall}).
+     */
+    default boolean writeBehind(OpenHandle h) {
+        return false;
+    }
+
+    /**
+     * Called once before {@link #start}: {@code drain} ends the write-behind of a file (by
+     * qid.path) and returns the future of its writes in flight, or null; a policy that
+     * acknowledges recalls acknowledges each only once that future completes.
+     */
+    default void drainBeforeRecall(java.util.function.LongFunction<java.util.concurrent.CompletableFuture<Void>> drain) {
+    }
+
+    /**
      * The server refused a write through writer handle {@code h} with ESTALE (a lease policy's
      * fence: this mount let a recall of the file expire). Must not wait or notify: a policy that
      * can lift the fence does so from a thread of its own.

@@ -113,10 +113,41 @@ final class DataPath {
     }
 
     /**
-     * Writes {@code src}'s remaining bytes at {@code offset}. Returns how many landed as a prefix;
-     * an error only if none did (a short count is how write(2) reports a partial write).
+     * Sends {@code src}'s remaining bytes at {@code offset} as Twrites (copies: {@code src} may be
+     * reused once this returns) and returns at once (write-behind). The future completes with the
+     * count that landed as a prefix, or fails if none did; a Twrite is never cancelled by it.
      */
-    static int write(Rpc rpc, FuseRequest r, int fid, int chunk, long offset, ByteBuffer src) throws FuseException {
+    static CompletableFuture<Integer> writeAsync(Rpc rpc, int fid, int chunk, long offset, ByteBuffer src) {
+        int size = src.remaining();
+        List<CompletableFuture<Rwrite>> parts = send(rpc, fid, chunk, offset, src);
+        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).handle((v, err) -> {
+            int total = 0;
+            Throwable failure = null;
+            for (int i = 0; i < parts.size(); i++) {
+                int want = Math.min(chunk, size - i * chunk);
+                CompletableFuture<Rwrite> p = parts.get(i);
+                if (p.isCompletedExceptionally()) {
+                    if (failure == null) {
+                        failure = p.handle((x, e) -> e).join();
+                    }
+                    continue;
+                }
+                int got = p.join().count();
+                if (failure == null) {
+                    total += Math.min(got, want);
+                    if (got < want) {
+                        failure = new FuseException(Errno.EIO, "short write");
+                    }
+                }
+            }
+            if (failure != null && total == 0) {
+                throw new java.util.concurrent.CompletionException(Rpc.error(failure));
+            }
+            return total;
+        });
+    }
+
+    private static List<CompletableFuture<Rwrite>> send(Rpc rpc, int fid, int chunk, long offset, ByteBuffer src) {
         int size = src.remaining();
         List<CompletableFuture<Rwrite>> parts = new ArrayList<>();
         for (int done = 0; done < size; done += chunk) {
@@ -132,6 +163,16 @@ final class DataPath {
             data.writeBytes(slice);
             parts.add(rpc.send(new Message.Twrite(fid, offset + done, data), Rwrite.class));
         }
+        return parts;
+    }
+
+    /**
+     * Writes {@code src}'s remaining bytes at {@code offset}. Returns how many landed as a prefix;
+     * an error only if none did (a short count is how write(2) reports a partial write).
+     */
+    static int write(Rpc rpc, FuseRequest r, int fid, int chunk, long offset, ByteBuffer src) throws FuseException {
+        int size = src.remaining();
+        List<CompletableFuture<Rwrite>> parts = send(rpc, fid, chunk, offset, src);
         r.onInterrupt(() -> parts.forEach(f -> f.cancel(true)));
         int total = 0;
         FuseException failure = null;

@@ -26,11 +26,22 @@ final class KernelNotifications implements KernelCache {
     private final NodeTable nodes;
     private final FuseSession session;
     private final FuseNotifier notifier;
+    /** The recall thread's stats and the flush thread's syncfs, made by helper processes. */
+    private final OwnMountCalls stats = new OwnMountCalls("stat", OwnMountCalls.STAT);
+    private final OwnMountCalls syncs = new OwnMountCalls("syncfs", OwnMountCalls.SYNCFS);
+    private static final long STAT_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
+    private static final long SYNCFS_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
 
     KernelNotifications(NodeTable nodes, FuseSession session) {
         this.nodes = nodes;
         this.session = session;
         this.notifier = session.notifier();
+    }
+
+    @Override
+    public void close() {
+        stats.close();
+        syncs.close();
     }
 
     @Override
@@ -70,8 +81,9 @@ final class KernelNotifications implements KernelCache {
      * process that only touches the file through a mapping: a page fault checks the size the
      * kernel holds and never asks for attributes, so a file another client extended would still
      * SIGBUS past its old end (clause 5 of docs/coherence.md). A stat through the mount makes the
-     * kernel send GETATTR, and the answer sets the inode's size. It is made from this (non-worker)
-     * thread; a worker answers the GETATTR.
+     * kernel send GETATTR, and the answer sets the inode's size; a worker answers it. The stat is
+     * made by a helper process ({@link OwnMountCalls}): no thread of the daemon makes a system
+     * call on its own mount.
      */
     private void refreshSize(Node n) {
         if (n.qid.isDir() || n.qid.isSymlink() || n.nodeid == NodeTable.ROOT) {
@@ -85,11 +97,8 @@ final class KernelNotifications implements KernelCache {
         for (String name : names) {
             p = p.resolve(name);
         }
-        try {
-            Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-        } catch (IOException e) {
-            // Renamed or removed meanwhile: its size is the next lookup's business.
-        }
+        // Renamed or removed meanwhile: its size is the next lookup's business.
+        stats.call(p.toString(), STAT_NANOS);
     }
 
     @Override
@@ -111,10 +120,9 @@ final class KernelNotifications implements KernelCache {
 
     @Override
     public void flushDirty() throws IOException {
-        try {
-            session.syncfs();
-        } catch (FuseException e) {
-            throw new IOException(e.getMessage(), e);
+        // As FuseSession.syncfs, but by a helper process (see refreshSize).
+        if (!syncs.call(session.mountpoint().toString(), SYNCFS_NANOS)) {
+            throw new IOException("syncfs of " + session.mountpoint() + " by its helper failed");
         }
     }
 

@@ -31,6 +31,7 @@ final class LeasePolicy implements CachePolicy {
     private final Duration flushInterval;
     private final PageCache pages;
     private volatile LeaseClient leases;
+    private volatile java.util.function.LongFunction<java.util.concurrent.CompletableFuture<Void>> drain = path -> null;
 
     /**
      * @param leasedNanos   entry and attribute timeout while leases are honoured
@@ -95,6 +96,7 @@ final class LeasePolicy implements CachePolicy {
     @Override
     public void start(NodeTable nodes, FuseSession session) {
         LeaseClient l = new LeaseClient(client, pages, new KernelNotifications(nodes, session), flushInterval);
+        l.beforeAcknowledging(drain);
         leases = l;
         l.start();
     }
@@ -166,6 +168,17 @@ final class LeasePolicy implements CachePolicy {
             // when the node goes; nothing the closing process could act on.
             LOG.log(System.Logger.Level.DEBUG, "returning the write lease of " + h.node + ": " + e.getMessage());
         }
+    }
+
+    @Override
+    public boolean writeBehind(OpenHandle h) {
+        LeaseClient l = leases;
+        return h.writer && l != null && l.writeBehind(h.node.qidPath);
+    }
+
+    @Override
+    public void drainBeforeRecall(java.util.function.LongFunction<java.util.concurrent.CompletableFuture<Void>> drain) {
+        this.drain = drain;
     }
 
     /** The lease client drops the file's kernel pages and takes its write lease again, on its own thread. */

@@ -247,8 +247,8 @@ public final class Main {
                 s.requests(), s.inFlight(), s.bytesSent() / 1048576.0, s.bytesReceived() / 1048576.0));
         if (fs instanceof NinepFilesystem) {
             NinepFilesystem n = (NinepFilesystem) fs;
-            b.append(String.format("fuse:      %d nodes, %d open handles, %d write-back errors%n", n.nodeCount(),
-                    n.handleCount(), n.writebackErrors()));
+            b.append(String.format("fuse:      %d nodes, %d open handles, %d write-back errors, %d WRITEs written behind%n",
+                    n.nodeCount(), n.handleCount(), n.writebackErrors(), n.writtenBehind()));
         }
         return b.toString();
     }

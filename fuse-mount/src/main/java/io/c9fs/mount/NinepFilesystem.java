@@ -153,7 +153,13 @@ public final class NinepFilesystem implements FuseFilesystem {
     private final Duration requestTimeout;
     private final ConcurrentMap<Long, OpenHandle> handles = new ConcurrentHashMap<>();
     private final LockOwners locks = new LockOwners();
+    /**
+     * WRITEs answered before their Twrites (write-behind): at most 8 MiB of one file in flight,
+     * eight 1 MiB WRITEs, enough to keep both daemons and the link busy while dd waits for none.
+     */
+    private final WriteBehind behind = new WriteBehind(8 << 20);
     private final AtomicLong writebackErrors = new AtomicLong();
+    private final AtomicLong writtenBehind = new AtomicLong();
     private final int rootFid;
     /**
      * The root's attributes and the file system's statfs as last fetched (first at INIT),
@@ -209,6 +215,7 @@ public final class NinepFilesystem implements FuseFilesystem {
             nodes.onUnlisted(this::unlisted);
         }
         this.policy = policy;
+        policy.drainBeforeRecall(path -> behind.recalled(rpc, path));
         this.lockWaiters = new Semaphore(Math.max(1, lockWaiters));
         this.lockClient = "c9fs-" + ProcessHandle.current().pid();
     }
@@ -237,6 +244,7 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     @Override
     public void destroy() {
+        behind.drainAll(rpc);
         policy.stop();
         reaper.close();
         for (LockOwners.Holder l : locks.clear()) {
@@ -255,6 +263,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public EntryOut lookup(FuseRequest r, long parent, String name) throws FuseException {
         Node dir = nodes.get(parent);
+        behind.drainEvery(rpc, r);
         if (dir.knownAbsent(name) && policy.recalls()) {
             // A directory this mount made and knows whole: an entry recall would have said
             // otherwise (the create of every new file looks its name up first).
@@ -280,6 +289,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public AttrOut getattr(FuseRequest r, long nodeid, long fh) throws FuseException {
         Node node = nodes.get(nodeid);
+        behind.drain(rpc, r, node.qidPath);
         if (policy.recalls()) {
             Rgetattr known = node.cachedAttrs(System.nanoTime(), nameChanges.get());
             if (known != null) {
@@ -303,6 +313,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public AttrOut setattr(FuseRequest r, long nodeid, SetattrIn in) throws FuseException {
         Node node = nodes.get(nodeid);
+        behind.drain(rpc, r, node.qidPath);
         OpenHandle h = in.has(SetattrIn.FATTR_FH) ? handles.get(in.fh()) : null;
         int valid = 0;
         if (in.has(SetattrIn.FATTR_MODE)) {
@@ -582,12 +593,14 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     /** Takes the write lease for a handle that can write, or closes the handle and fails the open. */
     private void takeWriteLease(FuseRequest r, OpenHandle h) throws FuseException {
+        long mark = behind.mark();
         try {
             policy.writerOpened(r, h);
         } catch (FuseException e) {
             close(h);
             throw e;
         }
+        behind.opened(h.node.qidPath, mark);
         h.node.writers.incrementAndGet();
         h.node.attrsChanged();
         h.writer = true;
@@ -640,6 +653,7 @@ public final class NinepFilesystem implements FuseFilesystem {
             throws FuseException {
         int dfid = fid(r, dir);
         long epoch = nodes.epoch();
+        long mark = behind.mark();
         int fid = client.allocFid();
         int nodeFid = client.allocFid();
         CompletableFuture<Message.Rlcreateattr> made = rpc.send(
@@ -672,6 +686,7 @@ public final class NinepFilesystem implements FuseFilesystem {
                 forget(node.nodeid, 1);
                 throw e;
             }
+            behind.opened(node.qidPath, mark);
             node.writers.incrementAndGet();
             node.attrsChanged();
             h.writer = true;
@@ -684,6 +699,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     public int read(FuseRequest r, long nodeid, long fh, long offset, int size, ByteBuffer dst)
             throws FuseException {
         OpenHandle h = handle(fh);
+        behind.drain(rpc, r, h.node.qidPath);
         PageCache pages = policy.pages();
         if (pages == null) {
             return DataPath.read(rpc, r, h.fid, h.chunk, offset, size, dst);
@@ -715,6 +731,14 @@ public final class NinepFilesystem implements FuseFilesystem {
             throws FuseException {
         OpenHandle h = handle(fh);
         int size = src.remaining();
+        if ((writeFlags & FUSE_WRITE_CACHE) == 0 && policy.writeBehind(h)) {
+            int behindCount = writeBehind(r, h, offset, src);
+            if (behindCount >= 0) {
+                return behindCount;
+            }
+        }
+        // After every write(2) answered before it: a Twrite through another fid may overtake them.
+        behind.drain(rpc, r, h.node.qidPath);
         int n;
         try {
             n = DataPath.write(rpc, r, h.fid, h.chunk, offset, src);
@@ -741,12 +765,70 @@ public final class NinepFilesystem implements FuseFilesystem {
     }
 
     /**
-     * Writes went through to the server as they happened (no writeback cache): nothing is pending.
+     * Write-behind (docs/coherence.md): the file is held under this mount's write lease, so no one
+     * else reads or stats it without a recall, whose acknowledgement waits for these Twrites. The
+     * WRITE is answered with its full count once they are sent; a failure or short count is kept
+     * as a write-back error (errseq) and reported at the next FSYNC or FLUSH of the file.
+     */
+    private int writeBehind(FuseRequest r, OpenHandle h, long offset, ByteBuffer src) throws FuseException {
+        // -1: the file was recalled since its write lease was taken; written through instead.
+        int size = src.remaining();
+        long path = h.node.qidPath;
+        behind.room(rpc, r, path, h.fid, size);
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        // Recorded before the Twrites go: a drain that starts now must not miss them.
+        if (!behind.started(path, h.fid, size, done)) {
+            return -1;
+        }
+        writtenBehind.incrementAndGet();
+        CompletableFuture<Integer> sent;
+        try {
+            sent = rpc.bounded(DataPath.writeAsync(rpc, h.fid, h.chunk, offset, src));
+        } catch (RuntimeException e) {
+            done.complete(null);
+            throw new FuseException(Errno.EIO, "write of " + h.node + ": " + e);
+        }
+        PageCache pages = policy.pages();
+        if (pages != null) {
+            pages.invalidate(path, offset, size);
+        }
+        sent.whenComplete((n, err) -> {
+            try {
+                if (err != null || n < size) {
+                    FuseException e = err != null ? Rpc.error(err) : new FuseException(Errno.EIO, "short write");
+                    if (e.errno() == Errno.ESTALE) {
+                        policy.writeRefused(h);
+                    }
+                    LOG.log(System.Logger.Level.WARNING, "writing " + size + " bytes of " + h.node + " at " + offset
+                            + " behind failed: " + e.getMessage() + "; reported at the next fsync or close");
+                    h.node.wbErrno = e.errno() == Errno.EINTR ? Errno.EIO : e.errno();
+                    h.node.wbErrSeq.incrementAndGet();
+                    writebackErrors.incrementAndGet();
+                }
+                // Again once written: a load of the page cache may have read the range meanwhile.
+                PageCache p = policy.pages();
+                if (p != null) {
+                    p.invalidate(path, offset, size);
+                }
+            } finally {
+                done.complete(null);
+            }
+        });
+        return size;
+    }
+
+    /**
+     * Writes went through to the server as they happened (no writeback cache), or are waited for
+     * here (write-behind).
      * But a close(2) releases all of the closing process's POSIX locks on the file, and the kernel
      * leaves that to FLUSH when the filesystem handles locks.
      */
     @Override
     public void flush(FuseRequest r, long nodeid, long fh, long lockOwner) throws FuseException {
+        OpenHandle fhHandle = handles.get(fh);
+        if (fhHandle != null) {
+            behind.drain(rpc, r, fhHandle.node.qidPath);
+        }
         LockOwners.Holder mine = locks.remove(nodeid, lockOwner);
         if (mine != null) {
             clunkNow(mine.fid());
@@ -761,11 +843,16 @@ public final class NinepFilesystem implements FuseFilesystem {
     private static void reportLostWrite(OpenHandle h) throws FuseException {
         int errno = h.takeWritebackError();
         if (errno != 0) {
-            throw new FuseException(errno, "a page written back from a mapping of " + h.node + " was not written");
+            throw new FuseException(errno, "a write-back (mapped page or write-behind) of " + h.node + " failed");
         }
     }
 
     /** Written-back pages that could not be written (server refusal, soft timeout, stale file). */
+    /** WRITEs answered before their Twrites (write-behind). */
+    public long writtenBehind() {
+        return writtenBehind.get();
+    }
+
     public long writebackErrors() {
         return writebackErrors.get();
     }
@@ -792,10 +879,16 @@ public final class NinepFilesystem implements FuseFilesystem {
     public void release(FuseRequest r, long nodeid, long fh, int flags, long lockOwner) {
         OpenHandle h = handles.remove(fh);
         if (h != null) {
+            // Before the write lease goes back and the fid is clunked (a failure after FLUSH has
+            // no one left to report it to but the log and the count).
+            behind.drainQuietly(rpc, h.node.qidPath);
             if (h.writer) {
                 policy.writerReleased(h);
             }
             close(h);
+            if (h.writer) {
+                behind.closed(h.node.qidPath);
+            }
             if (h.writer && h.node.writers.decrementAndGet() == 0) {
                 prefetchAttrs(h.node);
             }
@@ -826,6 +919,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public void fsync(FuseRequest r, long nodeid, long fh, boolean datasync) throws FuseException {
         OpenHandle h = handle(fh);
+        behind.drain(rpc, r, h.node.qidPath);
         FuseException failed = null;
         try {
             rpc.call(r, new Message.Tfsync(h.fid, datasync ? 1 : 0), Message.Rfsync.class);
@@ -891,6 +985,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     public void readdirplus(FuseRequest r, long nodeid, long fh, long offset, DirPlusFiller out)
             throws FuseException {
         OpenHandle h = handle(fh);
+        behind.drainEvery(rpc, r);
         if (listAttrs && client.dialect() == Dialect.P9P2000_L_C9) {
             readdirattr(r, h, offset, out);
             return;
@@ -1384,6 +1479,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public FileLock getlk(FuseRequest r, long nodeid, long fh, long owner, FileLock lock) throws FuseException {
         OpenHandle h = handle(fh);
+        behind.drain(rpc, r, h.node.qidPath);
         // Asked through the owner's own lock fid, the server ignores the owner's own locks, as
         // F_GETLK must; an owner without one holds no locks, and the handle's fid holds none.
         LockOwners.Holder mine = locks.get(nodeid, owner);
@@ -1403,6 +1499,8 @@ public final class NinepFilesystem implements FuseFilesystem {
     public void setlk(FuseRequest r, long nodeid, long fh, long owner, FileLock lock, boolean sleep)
             throws FuseException {
         OpenHandle h = handle(fh);
+        // A lock hand-over orders writes between machines: what was written under it lands first.
+        behind.drain(rpc, r, h.node.qidPath);
         if (lock.type() == F_UNLCK) {
             LockOwners.Holder mine = locks.get(nodeid, owner);
             if (mine != null) {
@@ -1499,6 +1597,7 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     @Override
     public long lseek(FuseRequest r, long nodeid, long fh, long offset, int whence) throws FuseException {
+        behind.drain(rpc, r, handle(fh).node.qidPath);
         // 9P2000.L has no SEEK_DATA/SEEK_HOLE; ENOSYS makes the kernel use its generic answer.
         throw new FuseException(Errno.ENOSYS);
     }
@@ -1506,6 +1605,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public void fallocate(FuseRequest r, long nodeid, long fh, long offset, long length, int mode)
             throws FuseException {
+        behind.drain(rpc, r, handle(fh).node.qidPath);
         throw new FuseException(Errno.EOPNOTSUPP, "9P2000.L has no fallocate");
     }
 

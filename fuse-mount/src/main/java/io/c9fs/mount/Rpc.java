@@ -52,6 +52,14 @@ final class Rpc {
         return client.rpc(request, reply);
     }
 
+    /**
+     * {@code f}, failing with a timeout after the bound {@link #await} would wait (never on a hard
+     * redialing session); {@code f} itself is left alone. For replies nobody awaits (write-behind).
+     */
+    <R> CompletableFuture<R> bounded(CompletableFuture<R> f) {
+        return boundNanos == Long.MAX_VALUE ? f : f.copy().orTimeout(boundNanos, TimeUnit.NANOSECONDS);
+    }
+
     /** Waits for {@code f}; a FUSE_INTERRUPT of {@code r} (may be null) cancels it. */
     <R> R await(FuseRequest r, CompletableFuture<R> f) throws FuseException {
         if (r != null) {

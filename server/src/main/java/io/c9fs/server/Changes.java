@@ -19,6 +19,22 @@ final class Changes {
     }
 
     private final List<Change> list = new ArrayList<>(2);
+    /** Recalls to wait for before the answer besides those of the changes (a sole writer's SHARE). */
+    private List<java.util.concurrent.CompletableFuture<Void>> waits;
+    /** The request began with LeaseManager.beforeForeignAttrs: it ends with afterForeignAttrs. */
+    boolean foreignAttrs;
+
+    /** The answer waits for {@code f} too. */
+    void await(java.util.concurrent.CompletableFuture<Void> f) {
+        if (waits == null) {
+            waits = new ArrayList<>(1);
+        }
+        waits.add(f);
+    }
+
+    List<java.util.concurrent.CompletableFuture<Void>> waits() {
+        return waits == null ? List.of() : waits;
+    }
 
     /** Bytes [offset, offset+length) of {@code path} changed; length 0: to the end of the file. */
     void data(long path, long offset, long length) {

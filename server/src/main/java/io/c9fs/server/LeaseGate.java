@@ -73,8 +73,14 @@ final class LeaseGate {
     }
 
     /** Phase 1 of {@code m} from session {@code s}; fails with ESTALE if its holder is fenced. */
-    CompletableFuture<Void> before(Session s, Message m) throws ErrnoException {
+    CompletableFuture<Void> before(Session s, Message m, Changes ch) throws ErrnoException {
         LeaseManager.Holder h = s.holder;
+        if (m instanceof Message.Treaddirattr || m instanceof Message.Tlcreateattr || m instanceof Message.Tlcreate) {
+            // They stat files the client may hold no lease on yet: no one may be writing
+            // behind them then (LeaseManager.beforeForeignAttrs). Last here: nothing may fail after.
+            ch.foreignAttrs = true;
+            return leases.beforeForeignAttrs(h);
+        }
         if (m instanceof Twrite w) {
             long path = fencedFile(s, w.fid());
             return path == NO_FILE ? NOTHING
@@ -106,12 +112,17 @@ final class LeaseGate {
 
     /** Phase 2: recalls what the request changed from every holder but its own connection. */
     CompletableFuture<Void> after(Session s, Changes changes) {
+        if (changes.foreignAttrs) {
+            changes.foreignAttrs = false;
+            leases.afterForeignAttrs(s.holder);
+        }
         List<Changes.Change> list = changes.list();
-        if (list.isEmpty()) {
+        if (list.isEmpty() && changes.waits().isEmpty()) {
             return NOTHING;
         }
         LeaseManager.Holder h = s.holder;
-        List<CompletableFuture<Void>> waits = new ArrayList<>(list.size());
+        List<CompletableFuture<Void>> waits = new ArrayList<>(list.size() + changes.waits().size());
+        waits.addAll(changes.waits());
         for (Changes.Change c : list) {
             switch (c.kind()) {
                 case DATA:

@@ -296,7 +296,7 @@ final class RequestQueue {
             switch (r.stage) {
                 case BEFORE:
                     r.stage = Stage.APPLY;
-                    return session.before(r.message);
+                    return session.before(r.message, r.changes);
                 case APPLY:
                     r.stage = Stage.AFTER;
                     try {

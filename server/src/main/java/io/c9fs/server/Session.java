@@ -251,18 +251,20 @@ final class Session {
     }
 
     /** The recalls to wait for before {@code t} is applied (phase 1, or a write lease's grant). */
-    CompletableFuture<Void> before(Message t) throws ErrnoException {
+    CompletableFuture<Void> before(Message t, Changes ch) throws ErrnoException {
         if (t instanceof Tlease l) {
             if (holder == null) {
                 throw new ErrnoException(Errno.EOPNOTSUPP, "leases need 9P2000.L.c9");
             }
-            if (l.mode() < LeaseManager.NONE || l.mode() > LeaseManager.WRITE) {
+            int mode = l.mode() & ~Message.LEASE_SOLE;
+            boolean askSole = (l.mode() & Message.LEASE_SOLE) != 0;
+            if (mode < LeaseManager.NONE || mode > LeaseManager.WRITE || (askSole && mode != LeaseManager.WRITE)) {
                 throw new ErrnoException(Errno.EINVAL, "lease mode " + l.mode());
             }
             Fid f = fileFid(l.fid());
-            return gate.leases().grant(holder, f.node.qidPath(), l.mode()).thenAccept(mode -> { });
+            return gate.leases().grant(holder, f.node.qidPath(), mode, askSole).thenAccept(m -> { });
         }
-        return gate.before(this, t);
+        return gate.before(this, t, ch);
     }
 
     /** The lease table, for the requests that take or return leases without a fid (listings). */
@@ -275,7 +277,23 @@ final class Session {
         return gate.after(this, changes);
     }
 
+    /**
+     * The changes of the request this thread is applying: a new fid on a file another client
+     * writes behind adds the wait for that writer to them ({@link #acquireNode}).
+     */
+    private static final ThreadLocal<Changes> APPLYING = new ThreadLocal<>();
+
     Message execute(Message t, Changes ch) throws ErrnoException {
+        Changes outer = APPLYING.get();
+        APPLYING.set(ch);
+        try {
+            return apply(t, ch);
+        } finally {
+            APPLYING.set(outer);
+        }
+    }
+
+    private Message apply(Message t, Changes ch) throws ErrnoException {
         if (t instanceof Twalk w) {
             return walk(w);
         } else if (t instanceof Tread r) {
@@ -383,7 +401,16 @@ final class Session {
     FileNode acquireNode(PathHandle h) {
         FileNode node = export.nodes().acquire(export.qidPath(h.stat()));
         if (holder != null) {
-            gate.leases().reference(holder, node.qidPath());
+            CompletableFuture<Void> shared = gate.leases().reference(holder, node.qidPath());
+            if (shared != null) {
+                Changes ch = APPLYING.get();
+                if (ch != null) {
+                    ch.await(shared);
+                } else {
+                    System.getLogger(Session.class.getName()).log(System.Logger.Level.WARNING,
+                            "a fid on a sole writer's file outside a request");
+                }
+            }
             gate.watcher().watch(h);
         }
         return node;
@@ -797,7 +824,11 @@ final class Session {
     private Message lease(Tlease t) throws ErrnoException {
         Fid f = fileFid(t.fid());
         HostStat st = Posix.fstat(f.handle.fd());
-        return new Rlease(t.mode(), gate.nextEpoch(), holder.termMs(), export.qid(st, f.node));
+        int mode = t.mode();
+        if ((mode & Message.LEASE_SOLE) != 0 && !gate.leases().sole(holder, f.node.qidPath())) {
+            mode &= ~Message.LEASE_SOLE;
+        }
+        return new Rlease(mode, gate.nextEpoch(), holder.termMs(), export.qid(st, f.node));
     }
 
     /** Tunlist: the client forgot files it knew from listings; their listing leases end. */

@@ -55,6 +55,15 @@ public final class LeaseManager {
     /** Reads by a holder still waiting for their recalls, by holder and qid.path (see beforeRead). */
     private final Map<Holder, Map<Long, List<WaitingRead>>> reading = new HashMap<>();
     private long nextRecallId = 1;
+    /** Files with a sole write lease (see {@link #grant}). */
+    private final Set<Long> solePaths = new HashSet<>();
+    /**
+     * Requests answering attributes of files they may hold no lease on yet (listings, creates)
+     * now running, by holder ({@link #PLAIN} for a plain client): no sole write lease is granted
+     * to anyone else meanwhile (see {@link #beforeForeignAttrs}).
+     */
+    private final Map<Object, Integer> foreignAttrs = new HashMap<>();
+    private static final Object PLAIN = new Object();
     private long recallsSent;
     private long recallsExpired;
     private final LatencyWindow roundTrips = new LatencyWindow();
@@ -86,7 +95,13 @@ public final class LeaseManager {
     }
 
     public enum Kind {
-        DATA(1), ATTR(2), ENTRY(3), REVOKE(4);
+        DATA(1), ATTR(2), ENTRY(3), REVOKE(4),
+        /**
+         * To a sole writer (see {@link #grant}): another client now holds a lease on the file too.
+         * Nothing is dropped; the writer stops writing behind and acknowledges once its writes in
+         * flight are answered, so the other client's request waiting for it sees them.
+         */
+        SHARE(5);
 
         public final int wire;
 
@@ -113,6 +128,11 @@ public final class LeaseManager {
         int refs;
         int listed;
         int explicit;
+        /**
+         * A write lease granted while no other holder had any lease on the file, and none since:
+         * its holder may answer write(2) before its Twrites are (write-behind, docs/coherence.md).
+         */
+        boolean sole;
 
         boolean unused() {
             return refs == 0 && listed == 0 && explicit == NONE;
@@ -190,12 +210,102 @@ public final class LeaseManager {
         return false;
     }
 
-    /** {@code h} got a fid on {@code path} (attach, walk, create): one more implicit read reference. */
-    public synchronized void reference(Holder h, long path) {
-        HolderState s = holders.get(h);
-        if (s != null && !s.vanished) {
-            leases.computeIfAbsent(path, p -> new HashMap<>()).computeIfAbsent(h, k -> new Lease()).refs++;
+    /**
+     * {@code h} got a fid on {@code path} (attach, walk, create): one more implicit read reference.
+     * Returns what the request must wait for before it is answered (null: nothing): the
+     * acknowledgement of a sole writer's SHARE recall, i.e. its writes in flight landing, so that
+     * whatever {@code h} asks about the file next sees every write(2) that returned there.
+     */
+    public CompletableFuture<Void> reference(Holder h, long path) {
+        List<Delivery> out;
+        List<CompletableFuture<Void>> waits;
+        synchronized (this) {
+            HolderState s = holders.get(h);
+            if (s == null || s.vanished) {
+                return null;
+            }
+            Map<Holder, Lease> m = leases.computeIfAbsent(path, p -> new HashMap<>());
+            m.computeIfAbsent(h, k -> new Lease()).refs++;
+            if (!solePaths.contains(path)) {
+                return null;
+            }
+            out = new ArrayList<>();
+            waits = new ArrayList<>();
+            unsoleLocked(h, path, m, out, waits);
         }
+        send(out);
+        return waits.isEmpty() ? null : all(waits);
+    }
+
+    /**
+     * Ends every sole write lease of {@code path} but {@code except}'s: a SHARE recall each, into
+     * {@code out} and {@code waits}.
+     */
+    private void unsoleLocked(Holder except, long path, Map<Holder, Lease> m, List<Delivery> out,
+                              List<CompletableFuture<Void>> waits) {
+        if (!solePaths.contains(path)) {
+            return;
+        }
+        if (m == null) {
+            solePaths.remove(path); // its leases ended since
+            return;
+        }
+        boolean left = false;
+        for (Map.Entry<Holder, Lease> e : m.entrySet()) {
+            Lease l = e.getValue();
+            if (!l.sole) {
+                continue;
+            }
+            if (e.getKey() == except) {
+                left = true;
+                continue;
+            }
+            l.sole = false;
+            if (effective(e.getKey(), path, l) == WRITE && !holders.get(e.getKey()).vanished) {
+                recallOneLocked(e.getKey(), path, Kind.SHARE, 0, 0, "", out, waits);
+            }
+        }
+        if (!left) {
+            solePaths.remove(path);
+        }
+    }
+
+    /** True if {@code h} holds a sole write lease on {@code path} (see {@link #grant}). */
+    public synchronized boolean sole(Holder h, long path) {
+        Map<Holder, Lease> m = leases.get(path);
+        Lease l = m == null ? null : m.get(h);
+        return l != null && l.sole && effective(h, path, l) == WRITE;
+    }
+
+    /**
+     * {@code h} (null: a plain client) starts a request that answers attributes of files it may
+     * hold no lease on yet, stat'ed by the request itself (Treaddirattr, Tlcreate, Tlcreateattr of
+     * a file that exists): every sole writer but {@code h} is recalled first (SHARE), and none is
+     * granted until {@link #afterForeignAttrs}, since a writer that became sole between this wait
+     * and the request's stat could have written behind what the stat then misses. Costs nothing
+     * while nobody holds a sole write lease.
+     */
+    public CompletableFuture<Void> beforeForeignAttrs(Holder h) {
+        List<Delivery> out = new ArrayList<>();
+        List<CompletableFuture<Void>> waits = new ArrayList<>();
+        synchronized (this) {
+            foreignAttrs.merge(h == null ? PLAIN : h, 1, Integer::sum);
+            for (long path : List.copyOf(solePaths)) {
+                unsoleLocked(h, path, leases.get(path), out, waits);
+            }
+        }
+        send(out);
+        return all(waits);
+    }
+
+    /** The request of {@code h} that began with {@link #beforeForeignAttrs} was applied (or failed). */
+    public synchronized void afterForeignAttrs(Holder h) {
+        foreignAttrs.computeIfPresent(h == null ? PLAIN : h, (k, n) -> n == 1 ? null : n - 1);
+    }
+
+    /** True if a request of a holder other than {@code h} that forbids sole grants is running. */
+    private boolean othersListingLocked(Holder h) {
+        return foreignAttrs.size() > (foreignAttrs.containsKey(h) ? 1 : 0);
     }
 
     /**
@@ -254,6 +364,17 @@ public final class LeaseManager {
      * any page without telling anyone). A new lease lifts a fence.
      */
     public CompletableFuture<Integer> grant(Holder h, long path, int mode) {
+        return grant(h, path, mode, false);
+    }
+
+    /**
+     * As {@link #grant(Holder, long, int)}; with {@code askSole} a write lease is <em>sole</em> if
+     * no other holder has any lease on the file (no fid, listing or Tlease) and no
+     * {@link #beforeForeignAttrs} request is running: see {@link #sole}. It stays sole until
+     * another holder takes any lease on the file ({@link #reference}) or such a request starts,
+     * which recall it (SHARE).
+     */
+    public CompletableFuture<Integer> grant(Holder h, long path, int mode, boolean askSole) {
         List<Delivery> out = new ArrayList<>();
         List<CompletableFuture<Void>> waits = new ArrayList<>();
         synchronized (this) {
@@ -266,16 +387,20 @@ public final class LeaseManager {
             Map<Holder, Lease> m = leases.computeIfAbsent(path, p -> new HashMap<>());
             Lease l = m.computeIfAbsent(h, k -> new Lease());
             l.explicit = mode;
+            l.sole = askSole && mode == WRITE && m.size() == 1 && !othersListingLocked(h) && !s.vanished;
+            if (l.sole) {
+                solePaths.add(path);
+            } else {
+                unsoleLocked(h, path, m, out, waits);
+            }
             if (mode == NONE) {
                 dropIfUnused(m, h, l, path);
-                return CompletableFuture.completedFuture(NONE);
-            }
-            if (mode == WRITE) {
+            } else if (mode == WRITE) {
                 recallLocked(h, path, Kind.DATA, 0, 0, "", false, out, waits, null);
             }
         }
         send(out);
-        return all(waits).thenApply(v -> mode);
+        return mode == NONE ? CompletableFuture.completedFuture(NONE) : all(waits).thenApply(v -> mode);
     }
 
     /**
@@ -507,6 +632,7 @@ public final class LeaseManager {
             m.remove(h);
             if (m.isEmpty()) {
                 leases.remove(path);
+                solePaths.remove(path);
             }
         }
     }
@@ -646,14 +772,10 @@ public final class LeaseManager {
             if (h == except || mode == NONE || (writersOnly && mode != WRITE)) {
                 continue;
             }
-            long id = nextRecallId++;
-            recallsSent++;
-            Pending p = new Pending(h, path, clock.getAsLong());
-            pending.put(id, p);
-            holders.get(h).outstanding.add(id);
-            out.add(new Delivery(h, new Recall(id, kind, path, offset, length, name)));
-            waits.add(p.done);
-            p.expiry = scheduler.schedule(() -> expire(id), termNanos, TimeUnit.NANOSECONDS);
+            // Any other recall of a sole writer's file ends its soleness too (the client ends
+            // its write-behind at any recall of the file).
+            e.getValue().sole = false;
+            recallOneLocked(h, path, kind, offset, length, name, out, waits);
             // h is recalled on this file now: a change of h's still waiting here is laundering
             // from now on (see change()); it stops waiting, on another thread, since this one
             // holds the monitor.
@@ -666,6 +788,19 @@ public final class LeaseManager {
                 recalled.add(h);
             }
         }
+    }
+
+    /** One recall of {@code h}, pending until acknowledged or expired. */
+    private void recallOneLocked(Holder h, long path, Kind kind, long offset, long length, String name,
+                                 List<Delivery> out, List<CompletableFuture<Void>> waits) {
+        long id = nextRecallId++;
+        recallsSent++;
+        Pending p = new Pending(h, path, clock.getAsLong());
+        pending.put(id, p);
+        holders.get(h).outstanding.add(id);
+        out.add(new Delivery(h, new Recall(id, kind, path, offset, length, name)));
+        waits.add(p.done);
+        p.expiry = scheduler.schedule(() -> expire(id), termNanos, TimeUnit.NANOSECONDS);
     }
 
     /** A recall and its addressee, collected under the monitor and delivered after it is released. */

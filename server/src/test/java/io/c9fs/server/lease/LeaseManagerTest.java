@@ -75,6 +75,74 @@ class LeaseManagerTest {
     }
 
     /**
+     * A write lease asked for as sole is sole while no other holder has any lease on the file;
+     * another holder's first fid on it recalls the writer (SHARE) and its request waits for the
+     * acknowledgement (the writer's writes in flight landing).
+     */
+    @Test
+    void aSoleWriteLeaseEndsAtAnotherHoldersFirstFid() throws Exception {
+        LeaseManager m = manager(Duration.ofSeconds(10));
+        Client w = client();
+        Client b = client();
+        m.reference(w, 7);
+        assertEquals(LeaseManager.WRITE, m.grant(w, 7, LeaseManager.WRITE, true).get(1, TimeUnit.SECONDS));
+        assertTrue(m.sole(w, 7));
+        CompletableFuture<Void> joined = m.reference(b, 7);
+        assertFalse(m.sole(w, 7));
+        assertEquals(1, w.got.size());
+        assertEquals(Kind.SHARE, w.got.get(0).kind());
+        assertFalse(joined.isDone(), "b's walk is answered only once the writer's writes landed");
+        m.acknowledge(w, w.got.get(0).id());
+        assertTrue(joined.isDone());
+        // b holds a lease now: the writer's next write lease is not sole, and b's second fid waits for nothing
+        CompletableFuture<Integer> again = m.grant(w, 7, LeaseManager.WRITE, true);
+        m.acknowledge(b, b.got.get(b.got.size() - 1).id()); // the write lease's recall of b's data
+        again.get(1, TimeUnit.SECONDS);
+        assertFalse(m.sole(w, 7));
+        assertEquals(null, m.reference(b, 7));
+        // b gone: sole again
+        m.unreference(b, 7);
+        m.unreference(b, 7);
+        m.grant(w, 7, LeaseManager.WRITE, true).get(1, TimeUnit.SECONDS);
+        assertTrue(m.sole(w, 7));
+        // a plain write lease is never sole
+        m.grant(w, 7, LeaseManager.WRITE).get(1, TimeUnit.SECONDS);
+        assertFalse(m.sole(w, 7));
+    }
+
+    /**
+     * A listing (or create) by another holder recalls every sole writer first, and while it runs
+     * no write lease is granted sole: its stats of files it holds no lease on yet must not miss
+     * writes answered behind.
+     */
+    @Test
+    void aListingEndsSoleWriteLeasesAndNoneIsGrantedWhileItRuns() throws Exception {
+        LeaseManager m = manager(Duration.ofSeconds(10));
+        Client w = client();
+        Client b = client();
+        m.reference(w, 8);
+        m.grant(w, 8, LeaseManager.WRITE, true).get(1, TimeUnit.SECONDS);
+        assertTrue(m.sole(w, 8));
+        CompletableFuture<Void> listing = m.beforeForeignAttrs(b);
+        assertFalse(listing.isDone());
+        assertEquals(Kind.SHARE, w.got.get(0).kind());
+        m.acknowledge(w, w.got.get(0).id());
+        assertTrue(listing.isDone());
+        m.reference(w, 9);
+        m.grant(w, 9, LeaseManager.WRITE, true).get(1, TimeUnit.SECONDS);
+        assertFalse(m.sole(w, 9), "granted during another client's listing");
+        m.afterForeignAttrs(b);
+        m.grant(w, 9, LeaseManager.WRITE, true).get(1, TimeUnit.SECONDS);
+        assertTrue(m.sole(w, 9));
+        // the writer's own listing ends nothing of its own
+        assertTrue(m.beforeForeignAttrs(w).isDone());
+        m.grant(w, 10, LeaseManager.WRITE, true).get(1, TimeUnit.SECONDS);
+        assertTrue(m.sole(w, 10), "its own listing does not keep a writer from a sole lease");
+        m.afterForeignAttrs(w);
+        assertTrue(m.sole(w, 9));
+    }
+
+    /**
      * A writer laundering for a reader (its recall outstanding) appends: the size's recall to the
      * reader is sent but not waited for — the reader acknowledges only once its read, which waits
      * for the writer, is answered (found by the demo: a cycle until expiry).

@@ -390,6 +390,11 @@ public sealed interface Message {
 
     /** Lease modes of Tlease/Rlease. */
     int LEASE_NONE = 0, LEASE_READ = 1, LEASE_WRITE = 2;
+    /**
+     * Flag on a Tlease write: tell me whether I am the file's only holder. Rlease carries it back
+     * only then (a sole write lease: the holder may write behind until a SHARE recall).
+     */
+    int LEASE_SOLE = 4;
 
     /** Asks for a lease of {@code mode} on the file {@code fid} names (0 releases it). */
     record Tlease(int fid, int mode) implements Message {
@@ -513,7 +518,7 @@ public sealed interface Message {
      * the end of the file.
      */
     record Recall(long id, int kind, long path, long offset, long length, String name) {
-        public static final int DATA = 1, ATTR = 2, ENTRY = 3, REVOKE = 4;
+        public static final int DATA = 1, ATTR = 2, ENTRY = 3, REVOKE = 4, SHARE = 5;
         public Recall { Objects.requireNonNull(name); }
         public int encodedSize() { return 8 + 1 + 8 + 8 + 8 + 2 + Strings.utf8Length(name); }
     }
