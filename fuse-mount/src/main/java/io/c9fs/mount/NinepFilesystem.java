@@ -885,12 +885,16 @@ public final class NinepFilesystem implements FuseFilesystem {
             if (h.writer) {
                 policy.writerReleased(h);
             }
+            // The kernel sends RELEASE once the handle's last WRITE is answered (and the writes
+            // behind are drained above), so the attributes are final now: asked for beside the
+            // lease's return and the clunk, not after the clunk's answer (the server answers all
+            // three on its event loop, one wake-up).
+            if (h.writer && h.node.writers.decrementAndGet() == 0) {
+                prefetchAttrs(h.node);
+            }
             close(h);
             if (h.writer) {
                 behind.closed(h.node.qidPath);
-            }
-            if (h.writer && h.node.writers.decrementAndGet() == 0) {
-                prefetchAttrs(h.node);
             }
         }
     }

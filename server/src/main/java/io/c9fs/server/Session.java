@@ -130,7 +130,8 @@ final class Session {
         return (t instanceof Tread r && r.count() > 0 && r.count() <= INLINE_READ_MAX)
                 || t instanceof Message.Tgetattr
                 || (t instanceof Message.Tunlinkat u && (u.flags() & Posix.AT_REMOVEDIR) == 0)
-                || t instanceof Tclunk;
+                || t instanceof Tclunk
+                || t instanceof Tlease;
     }
 
     /**
@@ -144,7 +145,8 @@ final class Session {
      * Answers {@code t} on the calling thread, the connection's event loop, if that cannot wait for
      * the disk: a Tread of a regular file whose bytes the host's page cache holds in full
      * (preadv2 RWF_NOWAIT), a Tgetattr on a local disk file system, or there a Tunlinkat or
-     * Tclunk of a small file ({@link #inlineUnlink}, {@link #inlineClunk}). Saves the two thread hand-offs of a worker (loop to worker, worker
+     * Tclunk of a small file ({@link #inlineUnlink}, {@link #inlineClunk}) or a Tlease granted
+     * without a recall ({@link #inlineLease}). Saves the two thread hand-offs of a worker (loop to worker, worker
      * back to the loop), which cost more than the read itself on a small machine. Null when the
      * request must run on a worker as usual: not cached, short (end of file), not a plain file
      * read, or any error (the worker, doing it again, reports it). Called only when no other request of the
@@ -156,6 +158,9 @@ final class Session {
         }
         if (t instanceof Tclunk c) {
             return inlineClunk(c, ch);
+        }
+        if (t instanceof Tlease l) {
+            return inlineLease(l);
         }
         if (t instanceof Message.Tgetattr g) {
             // An fstat of the fid's O_PATH descriptor: the inode is held, so on a local disk file
@@ -245,6 +250,26 @@ final class Session {
                 return null;
             }
             return execute(c, ch);
+        } catch (ErrnoException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /**
+     * A Tlease whose grant needed no recall (it reached APPLY on the loop: a read lease, the
+     * return of a write lease at a writer's release, a write lease nobody else held), on the event
+     * loop: what is left is the fstat of the fid's held inode for the reply's qid. A mount's
+     * release of a written file sends it with the Tclunk of the same fid, which then follows it
+     * here instead of on a worker.
+     */
+    private Message inlineLease(Tlease l) {
+        Fid f = peekFid(l.fid());
+        if (holder == null || f == null || f.kind != Fid.Kind.FILE || f.handle == null
+                || !export.statNeverWaits(f.handle)) {
+            return null;
+        }
+        try {
+            return lease(l);
         } catch (ErrnoException | RuntimeException e) {
             return null;
         }
