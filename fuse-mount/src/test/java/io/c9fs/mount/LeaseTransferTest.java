@@ -12,19 +12,12 @@ import io.c9fs.transport.client.NinepClient;
 import io.c9fs.transport.proto.Message;
 import io.netty.buffer.Unpooled;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -50,7 +43,7 @@ class LeaseTransferTest {
     Path mnt;
     Path log;
     FileServer server;
-    Proxy proxy;
+    TcpRelay proxy;
     Process daemon;
     Prog prog;
     NinepClient other;
@@ -146,7 +139,7 @@ class LeaseTransferTest {
 
     @Test
     void aMountWhoseLinkBrokeDoesNotMakeOthersWaitForItsOldLeases() throws Exception {
-        proxy = new Proxy(server.port());
+        proxy = new TcpRelay(server.port(), 0);
         mount(proxy.port());
         prog = new Prog(TestEnv.compile("mount-reconnect"));
         prog.ok("open " + mnt.resolve("f")); // O_RDWR and mapped: the mount holds f's write lease
@@ -206,85 +199,5 @@ class LeaseTransferTest {
         prog.ok("pwrite " + (3 * PAGE) + " STILL");
         assertEquals("STILL", onServer(3 * PAGE, 5));
         assertTrue(daemon.isAlive());
-    }
-
-    /** A TCP relay between the mount and the server whose connections the test can cut. */
-    static final class Proxy implements AutoCloseable {
-        private final ServerSocket listener;
-        private final int upstream;
-        private final List<Socket> open = new CopyOnWriteArrayList<>();
-        private final Thread acceptor;
-
-        Proxy(int upstream) throws IOException {
-            this.upstream = upstream;
-            this.listener = new ServerSocket(0, 16, InetAddress.getLoopbackAddress());
-            this.acceptor = new Thread(this::accept, "test-proxy");
-            acceptor.setDaemon(true);
-            acceptor.start();
-        }
-
-        int port() {
-            return listener.getLocalPort();
-        }
-
-        private void accept() {
-            while (!listener.isClosed()) {
-                try {
-                    Socket down = listener.accept();
-                    Socket up = new Socket();
-                    up.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), upstream), 5000);
-                    open.add(down);
-                    open.add(up);
-                    pump(down, up);
-                    pump(up, down);
-                } catch (IOException e) {
-                    // closed, or the server refused: the client redials
-                }
-            }
-        }
-
-        private static void pump(Socket from, Socket to) {
-            Thread t = new Thread(() -> {
-                byte[] buf = new byte[65536];
-                try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
-                    for (int n; (n = in.read(buf)) > 0; ) {
-                        out.write(buf, 0, n);
-                    }
-                } catch (IOException e) {
-                    // cut
-                } finally {
-                    closeQuietly(from);
-                    closeQuietly(to);
-                }
-            }, "test-proxy-pump");
-            t.setDaemon(true);
-            t.start();
-        }
-
-        /** Ends every relayed connection, both sides, without a word. */
-        void cut() {
-            for (Socket s : open) {
-                closeQuietly(s);
-            }
-            open.clear();
-        }
-
-        private static void closeQuietly(Socket s) {
-            try {
-                s.close();
-            } catch (IOException ignored) {
-                // already closed
-            }
-        }
-
-        @Override
-        public void close() {
-            try {
-                listener.close();
-            } catch (IOException ignored) {
-                // already closed
-            }
-            cut();
-        }
     }
 }

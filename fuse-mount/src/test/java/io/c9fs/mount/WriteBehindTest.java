@@ -43,7 +43,7 @@ class WriteBehindTest {
     Path mntA;
     Path mntB;
 
-    Throttle throttle;
+    TcpRelay throttle;
 
     void start(boolean smallDisk, boolean two) throws Exception {
         start(smallDisk, two, 0);
@@ -65,7 +65,7 @@ class WriteBehindTest {
         mntA = Files.createDirectory(scratch.resolve("a"));
         int portA = server.port();
         if (throttleBytes > 0) {
-            throttle = new Throttle(server.port(), throttleBytes);
+            throttle = new TcpRelay(server.port(), throttleBytes);
             portA = throttle.port();
         }
         a = MountDaemon.start("127.0.0.1:" + portA, mntA, "timeout=30", scratch.resolve("a.log"));
@@ -226,82 +226,6 @@ class WriteBehindTest {
                 }
                 assertEquals(8L * MIB, Files.size(fb), "b's stat after a's writes, " + name);
             }
-        }
-    }
-
-    /** A TCP relay to the server that passes the mount's bytes on at a fixed rate (the server's back at once). */
-    static final class Throttle implements AutoCloseable {
-        private final java.net.ServerSocket listener;
-        private final int upstream;
-        private final int bytesPerSecond;
-        private final java.util.List<java.net.Socket> open = new java.util.concurrent.CopyOnWriteArrayList<>();
-
-        Throttle(int upstream, int bytesPerSecond) throws IOException {
-            this.upstream = upstream;
-            this.bytesPerSecond = bytesPerSecond;
-            this.listener = new java.net.ServerSocket(0, 16, java.net.InetAddress.getLoopbackAddress());
-            Thread t = new Thread(this::accept, "test-throttle");
-            t.setDaemon(true);
-            t.start();
-        }
-
-        int port() {
-            return listener.getLocalPort();
-        }
-
-        private void accept() {
-            while (!listener.isClosed()) {
-                try {
-                    java.net.Socket down = listener.accept();
-                    java.net.Socket up = new java.net.Socket();
-                    up.connect(new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), upstream), 5000);
-                    open.add(down);
-                    open.add(up);
-                    pump(down, up, bytesPerSecond);
-                    pump(up, down, 0);
-                } catch (IOException e) {
-                    // closed
-                }
-            }
-        }
-
-        private void pump(java.net.Socket from, java.net.Socket to, int rate) {
-            Thread t = new Thread(() -> {
-                byte[] buf = new byte[32768];
-                try (java.io.InputStream in = from.getInputStream(); java.io.OutputStream out = to.getOutputStream()) {
-                    for (int n; (n = in.read(buf)) > 0; ) {
-                        if (rate > 0) {
-                            Thread.sleep(Math.max(1, n * 1000L / rate));
-                        }
-                        out.write(buf, 0, n);
-                    }
-                } catch (IOException | InterruptedException e) {
-                    // closed
-                } finally {
-                    closeQuietly(from);
-                    closeQuietly(to);
-                }
-            }, "test-throttle-pump");
-            t.setDaemon(true);
-            t.start();
-        }
-
-        private static void closeQuietly(java.net.Socket s) {
-            try {
-                s.close();
-            } catch (IOException ignored) {
-                // closed
-            }
-        }
-
-        @Override
-        public void close() {
-            try {
-                listener.close();
-            } catch (IOException ignored) {
-                // closed
-            }
-            open.forEach(Throttle::closeQuietly);
         }
     }
 
