@@ -9,10 +9,12 @@ import io.c9fs.fuse.EntryOut;
 import io.c9fs.fuse.FuseException;
 import io.c9fs.fuse.FuseFilesystem;
 import io.c9fs.fuse.FuseRequest;
+import io.c9fs.fuse.FuseSession;
 import io.c9fs.fuse.OpenOut;
 import io.c9fs.fuse.SetattrIn;
 import io.c9fs.fuse.StatfsOut;
 import io.c9fs.transport.Errno;
+import io.c9fs.transport.client.NinepException;
 import io.c9fs.transport.client.NinepSession;
 import io.c9fs.transport.proto.Dialect;
 import io.c9fs.transport.proto.Message;
@@ -107,10 +109,10 @@ public final class LegacyFilesystem implements FuseFilesystem {
     }
 
     @Override
-    public void init(io.c9fs.fuse.FuseSession session) {
+    public void init(FuseSession session) {
         try {
             rootAttr = attr(client.call(new Message.Tstat(rootFid), Rstat.class).stat());
-        } catch (io.c9fs.transport.client.NinepException | RuntimeException e) {
+        } catch (NinepException | RuntimeException e) {
             // Learnt at the root's first GETATTR instead.
         }
     }
