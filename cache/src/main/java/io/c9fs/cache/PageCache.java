@@ -43,23 +43,23 @@ import java.util.concurrent.atomic.LongAdder;
  * thread (for 9P, a Netty event loop), which only copies bytes and completes futures.
  */
 public final class PageCache {
-    private static final long AFTER_RECALL = -1;
+    /**
+     * The largest read-around unit ({@link ReadPattern}): a megabyte, one Tread at the mounts'
+     * msize, as much as a round trip of loopback or a LAN carries in about its own time.
+     */
+    private static final int MAX_AROUND_BYTES = 1 << 20;
 
     private final int blockSize;
     private final int readaheadBlocks;
+    private final int maxAround;
     private final BlockArena arena;
     private final Cache<BlockKey, Block> blocks;
     private final ConcurrentHashMap<BlockKey, CompletableFuture<Block>> loading = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<Long, AtomicLong> generations = new ConcurrentHashMap<>();
     /** The indexes of each file's cached short blocks: where it ends, and empty ones past that. */
     private final ConcurrentHashMap<Long, java.util.Set<Long>> shortBlocks = new ConcurrentHashMap<>();
-    /**
-     * Where each file's last read ended, to tell sequential reads from random ones; after an
-     * invalidation, {@link #AFTER_RECALL}: the first read of a recalled range fetches just what it
-     * needs, since the file is being written elsewhere (and a readahead window of reads would
-     * each recall the writer's pages again).
-     */
-    private final ConcurrentHashMap<Long, Long> lastEnds = new ConcurrentHashMap<>();
+    /** How each file is being read: sequential or random, and its read-around unit. */
+    private final ConcurrentHashMap<Long, ReadPattern> patterns = new ConcurrentHashMap<>();
 
     private final LongAdder hits = new LongAdder();
     private final LongAdder misses = new LongAdder();
@@ -85,6 +85,7 @@ public final class PageCache {
         }
         this.blockSize = blockSize;
         this.readaheadBlocks = Math.max(0, readaheadBytes / blockSize);
+        this.maxAround = Math.max(1, MAX_AROUND_BYTES / blockSize);
         this.arena = arena;
         this.blocks = Caffeine.newBuilder()
                 .maximumWeight(maxBytes)
@@ -161,11 +162,32 @@ public final class PageCache {
     private List<CompletableFuture<Block>> pinned(long path, long offset, int length, BlockLoader loader) {
         long first = offset / blockSize;
         long last = (offset + length - 1) / blockSize;
-        boolean sequential = sequential(path, offset, length);
+        ReadPattern pattern = patterns.computeIfAbsent(path, p -> new ReadPattern());
+        boolean sequential = pattern.sequential(offset, length, (readaheadBlocks + 1) * (long) blockSize);
+        // Read-around of a random read: the aligned unit around the blocks it needs.
+        long lo = first;
+        long hi = last;
+        if (!sequential) {
+            int around = pattern.around();
+            lo = Math.min(first, first / around * around);
+            hi = Math.max(last, (last / around + 1) * around - 1);
+        }
         List<CompletableFuture<Block>> parts = new ArrayList<>((int) (last - first + 1));
         Run run = new Run(path, loader);
-        for (long i = first; i <= last; i++) {
+        boolean hit = true;
+        for (long i = lo; i <= hi; i++) {
             BlockKey key = new BlockKey(path, i);
+            if (i < first || i > last) {
+                // Around the read: loaded in its run if nobody has it or loads it, not waited for.
+                CompletableFuture<Block> around;
+                if (blocks.getIfPresent(key) != null || loading.containsKey(key)
+                        || loading.putIfAbsent(key, around = new CompletableFuture<>()) != null) {
+                    run.start();
+                } else {
+                    run.add(i, around);
+                }
+                continue;
+            }
             CompletableFuture<Block> part = null;
             while (part == null) {
                 Block cached = blocks.getIfPresent(key);
@@ -179,6 +201,7 @@ public final class PageCache {
                 CompletableFuture<Block> theirs = loading.putIfAbsent(key, mine);
                 if (theirs == null) {
                     misses.increment();
+                    hit = false;
                     run.add(i, mine);
                     part = mine.thenApply(PageCache::pinOrNull);
                     break;
@@ -199,7 +222,9 @@ public final class PageCache {
                 break; // end of file is in this block
             }
         }
-        if (sequential) {
+        if (!sequential) {
+            pattern.random(hit, maxAround);
+        } else {
             // Readahead, also when every block was a hit: keep readaheadBytes loaded or loading
             // past the reader, so a sequential reader finds its blocks there instead of waiting
             // a round trip at each window's end. One run: contiguous blocks nobody has or loads.
@@ -243,24 +268,6 @@ public final class PageCache {
                 }
             });
         }
-    }
-
-    /**
-     * True if this read continues the file's previous one (allowing the reordering of the kernel's
-     * concurrent readahead), and records where it ends. Random reads (mmap faults under
-     * MADV_RANDOM, databases) load only the blocks they touch: reading a megabyte ahead of every
-     * 4 KiB fault would multiply their cost.
-     */
-    private boolean sequential(long path, long offset, int length) {
-        Long before = lastEnds.put(path, offset + length);
-        if (before == null) {
-            return offset == 0;
-        }
-        if (before == AFTER_RECALL) {
-            return false;
-        }
-        long window = (readaheadBlocks + 1) * (long) blockSize;
-        return offset >= before - window && offset <= before + window;
     }
 
     /** Contiguous blocks claimed in {@link #loading} by one reader, loaded with one loader call. */
@@ -436,7 +443,7 @@ public final class PageCache {
      */
     public void invalidate(long path, long offset, long length) {
         generation(path).incrementAndGet();
-        lastEnds.put(path, AFTER_RECALL);
+        patterns.computeIfAbsent(path, p -> new ReadPattern()).recalled();
         long first = offset / blockSize;
         long last = length == 0 ? Long.MAX_VALUE : (offset + length - 1) / blockSize;
         // Loads in flight are forgotten too: a reader that comes after this invalidation must start

@@ -98,6 +98,64 @@ class PageCacheTest {
         assertEquals(66L * BS, srv.loads.get(4)[0], "and keeps a window ahead of the reader");
     }
 
+    /** The 4 KiB pages of a 16 MiB file in 16 KiB blocks, all of them, in random order: a dense random reader. */
+    private static FakeServer readEveryPageAtRandom(PageCache c, long seed) throws Exception {
+        FakeServer srv = new FakeServer(16 << 20, seed);
+        List<Integer> pages = new ArrayList<>();
+        for (int p = 0; p < (16 << 20) / 4096; p++) {
+            pages.add(p);
+        }
+        java.util.Collections.shuffle(pages, new Random(seed));
+        for (int p : pages) {
+            assertArrayEquals(srv.slice(p * 4096L, 4096), read(c, 9, p * 4096L, 4096, srv));
+        }
+        return srv;
+    }
+
+    @Test
+    void denseRandomReadsGrowTheReadAroundUnit() throws Exception {
+        int bs = 16 * 1024;
+        PageCache c = new PageCache(64L << 20, bs, 8 * bs);
+        FakeServer srv = readEveryPageAtRandom(c, 3);
+        long largest = srv.loads.stream().mapToLong(l -> l[1]).max().orElseThrow();
+        assertTrue(largest > bs, "a random reader that finds its neighbours loaded reads around: largest load " + largest);
+        assertTrue(largest <= 1 << 20, "never more than a megabyte around a read: " + largest);
+        for (long[] l : srv.loads) {
+            assertEquals(0, l[0] % bs, "loads start on a block");
+        }
+        int oneBlockEach = (16 << 20) / bs;
+        assertTrue(srv.loads.size() < oneBlockEach / 2,
+                srv.loads.size() + " loads, against " + oneBlockEach + " at one block per miss");
+    }
+
+    @Test
+    void sparseRandomReadsLoadOneBlockPerMiss() throws Exception {
+        int bs = 16 * 1024;
+        FakeServer srv = new FakeServer(16 << 20, 5);
+        PageCache c = new PageCache(64L << 20, bs, 8 * bs);
+        int blocks = (16 << 20) / bs;
+        for (int k = 1; k <= 300; k++) {
+            long at = (k * 37L % blocks) * bs + 4096; // 300 blocks far apart, none read twice
+            assertArrayEquals(srv.slice(at, 4096), read(c, 9, at, 4096, srv));
+        }
+        assertEquals(300, srv.loads.size());
+        for (long[] l : srv.loads) {
+            assertEquals(bs, l[1], "no read found a neighbour loaded: nothing is read around");
+        }
+    }
+
+    @Test
+    void aRecallStartsReadAroundAgainFromOneBlock() throws Exception {
+        int bs = 16 * 1024;
+        PageCache c = new PageCache(64L << 20, bs, 8 * bs);
+        FakeServer srv = readEveryPageAtRandom(c, 4);
+        c.invalidateFile(9);
+        int before = srv.loads.size();
+        assertArrayEquals(srv.slice(5L * bs + 4096, 4096), read(c, 9, 5L * bs + 4096, 4096, srv));
+        assertEquals(before + 1, srv.loads.size());
+        assertEquals(bs, srv.loads.get(before)[1], "the file is written elsewhere: load what is read");
+    }
+
     @Test
     void shortReadAtEndOfFileAndNothingBeyond() throws Exception {
         FakeServer srv = new FakeServer(100_000, 2);
