@@ -263,12 +263,13 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public EntryOut lookup(FuseRequest r, long parent, String name) throws FuseException {
         Node dir = nodes.get(parent);
-        behind.drainEvery(rpc, r);
         if (dir.knownAbsent(name) && policy.recalls()) {
             // A directory this mount made and knows whole: an entry recall would have said
-            // otherwise (the create of every new file looks its name up first).
+            // otherwise (the create of every new file looks its name up first). No attributes
+            // in the answer, so no write behind to wait for.
             return new EntryOut(0, 0, policy.negativeTimeoutNanos(), 0, emptyAttr(0, 0));
         }
+        behind.drainEvery(rpc, r);
         try {
             return fresh(r, () -> walk(r, dir, name), dir);
         } catch (FuseException e) {
@@ -819,14 +820,18 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     /**
      * Writes went through to the server as they happened (no writeback cache), or are waited for
-     * here (write-behind).
+     * here (write-behind), unless the file is still under this mount's sole write lease: then, as
+     * the Linux NFS client closes a file it holds a write delegation for (nfs4_file_flush), close
+     * does not wait for them. Nobody else can see the file until a recall, which waits for them
+     * (as RELEASE, fsync, a stat or a read here do); a failure from then on is logged and counted,
+     * and reported to the next FLUSH or FSYNC of a handle still open (docs/coherence.md).
      * But a close(2) releases all of the closing process's POSIX locks on the file, and the kernel
      * leaves that to FLUSH when the filesystem handles locks.
      */
     @Override
     public void flush(FuseRequest r, long nodeid, long fh, long lockOwner) throws FuseException {
         OpenHandle fhHandle = handles.get(fh);
-        if (fhHandle != null) {
+        if (fhHandle != null && !behind.sole(fhHandle.node.qidPath)) {
             behind.drain(rpc, r, fhHandle.node.qidPath);
         }
         LockOwners.Holder mine = locks.remove(nodeid, lockOwner);

@@ -131,6 +131,19 @@ final class WriteBehind {
         return true;
     }
 
+    /**
+     * Whether {@code path} is written behind now: a writer handle here holds its sole write lease,
+     * not recalled since. A recall that comes after this answer waits for the writes in flight.
+     */
+    boolean sole(long path) {
+        boolean[] sole = new boolean[1];
+        files.computeIfPresent(path, (p, in) -> {
+            sole[0] = !in.shared && in.writers > 0;
+            return in;
+        });
+        return sole[0];
+    }
+
     /** The recall count, taken before a writer asks for the write lease (see {@link #opened}). */
     long mark() {
         return recalls.get();

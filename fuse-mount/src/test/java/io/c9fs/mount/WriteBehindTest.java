@@ -229,6 +229,33 @@ class WriteBehindTest {
         }
     }
 
+    /**
+     * Under the sole write lease a close does not wait for the writes behind (as NFS closes a file
+     * it holds a write delegation for), yet another mount that opens the file right after, while
+     * they are still on their way (a's link to the server is slow), reads every byte: its open
+     * recalls a's lease, and the recall waits for them.
+     */
+    @Test
+    void closeDoesNotWaitUnderTheSoleLeaseAndAnotherMountStillReadsEverything() throws Exception {
+        start(false, true, 4 * MIB);
+        byte[] chunk = random(400, MIB);
+        Path fa = mntA.resolve("c");
+        try (FileChannel w = FileChannel.open(fa, StandardOpenOption.WRITE, StandardOpenOption.CREATE_NEW)) {
+            for (int k = 0; k < 6; k++) {
+                assertEquals(MIB, w.write(ByteBuffer.wrap(chunk), (long) k * MIB));
+            }
+        }
+        long atServer = Files.size(export.resolve("c"));
+        assertTrue(atServer < 6L * MIB, "closed before its writes reached the server (" + atServer + " bytes there)");
+        try (FileChannel r = FileChannel.open(mntB.resolve("c"), StandardOpenOption.READ)) {
+            assertEquals(6L * MIB, r.size(), "b's size of the file a closed");
+            for (int k = 0; k < 6; k++) {
+                assertArrayEquals(chunk, read(r, (long) k * MIB, MIB), "b's read of MiB " + k);
+            }
+        }
+        assertEquals(6L * MIB, Files.size(export.resolve("c")));
+    }
+
     @Test
     void anotherMountSeesBytesAndSizeOnceWriteReturned() throws Exception {
         start(false, true);
