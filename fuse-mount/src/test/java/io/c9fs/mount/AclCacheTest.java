@@ -11,11 +11,11 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * -o aclcache: the kernel keeps POSIX ACLs (FUSE_POSIX_ACL), so a second `ls -l` asks the mount
@@ -25,31 +25,17 @@ import org.junit.jupiter.api.Test;
  */
 @Tag("mount")
 class AclCacheTest {
-    private static Path scratch;
-    private static Path export;
-    private static TwoMounts mounts;
-    private static Path a;
-    private static Path b;
     private static Path acl;
 
-    @BeforeAll
-    static void mountTwice() throws Exception {
-        TestEnv.requireFuse();
-        acl = TestEnv.compile("mount-acl");
-        // allow_other for the permission check as another user; through fusermount3 (not root) it
-        // would need user_allow_other in /etc/fuse.conf, and that check needs root anyway.
-        mounts = TwoMounts.start("acl-cache", Main.uid() == 0 ? "timeout=10,aclcache,allow_other" : "timeout=10,aclcache", "timeout=10");
-        scratch = mounts.scratch;
-        export = mounts.export;
-        a = mounts.a;
-        b = mounts.b;
-    }
+    // allow_other for the permission check as another user; through fusermount3 (not root) it
+    // would need user_allow_other in /etc/fuse.conf, and that check needs root anyway.
+    @RegisterExtension
+    static final TwoMounts.PerClass mounts = new TwoMounts.PerClass("acl-cache",
+            Main.uid() == 0 ? "timeout=10,aclcache,allow_other" : "timeout=10,aclcache", "timeout=10");
 
-    @AfterAll
-    static void tearDown() throws Exception {
-        if (mounts != null) {
-            mounts.close();
-        }
+    @BeforeAll
+    static void compile() throws Exception {
+        acl = TestEnv.compile("mount-acl");
     }
 
     private static String acl(String op, Path p) throws Exception {
@@ -67,9 +53,9 @@ class AclCacheTest {
 
     @Test
     void anAclChangedElsewhereShowsThrough() throws Exception {
-        Path bd = Files.createDirectory(b.resolve("changed"));
+        Path bd = Files.createDirectory(mounts.b().resolve("changed"));
         Files.writeString(bd.resolve("f"), "x");
-        Path d = a.resolve("changed");
+        Path d = mounts.a().resolve("changed");
         // Listed and asked: the kernel now keeps "no ACL" for f.
         assertEquals("-rw-r--r--", lsMode(d, "f"));
         assertEquals("none", acl("get", d.resolve("f")));
@@ -81,7 +67,7 @@ class AclCacheTest {
         assertEquals("none", acl("get", d.resolve("f")));
         assertEquals("-rw-r-----", lsMode(d, "f"));
         // On the server machine: recalled from the server's inotify watch, asynchronously.
-        acl("set", export.resolve("changed/f"));
+        acl("set", mounts.export().resolve("changed/f"));
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (!acl("get", d.resolve("f")).equals("acl")) {
             if (System.nanoTime() > deadline) {
@@ -96,8 +82,8 @@ class AclCacheTest {
     void theKernelChecksPermissionsWithTheAcl() throws Exception {
         Assumptions.assumeTrue(Main.uid() == 0 && TestEnv.executable("setpriv"), "needs root and setpriv");
         // Another user must reach the mount point (a temporary directory is the owner's only).
-        Files.setPosixFilePermissions(scratch, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Path d = Files.createDirectory(a.resolve("perm"));
+        Files.setPosixFilePermissions(mounts.scratch(), PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path d = Files.createDirectory(mounts.a().resolve("perm"));
         Files.setPosixFilePermissions(d, PosixFilePermissions.fromString("rwxr-xr-x"));
         Files.writeString(d.resolve("private"), "secret");
         Files.setPosixFilePermissions(d.resolve("private"), PosixFilePermissions.fromString("rw-------"));

@@ -11,10 +11,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * What a listing leaves cached under leases, across two c9fs-mount daemons on one c9fs-serve: a
@@ -24,27 +23,9 @@ import org.junit.jupiter.api.Test;
  */
 @Tag("mount")
 class ListingCacheTest {
-    private static Path scratch;
-    private static Path export;
-    private static TwoMounts mounts;
-    private static Path a;
-    private static Path b;
 
-    @BeforeAll
-    static void mountTwice() throws Exception {
-        mounts = TwoMounts.start("listing-cache", "timeout=10", "timeout=10");
-        scratch = mounts.scratch;
-        export = mounts.export;
-        a = mounts.a;
-        b = mounts.b;
-    }
-
-    @AfterAll
-    static void tearDown() throws Exception {
-        if (mounts != null) {
-            mounts.close();
-        }
-    }
+    @RegisterExtension
+    static final TwoMounts.PerClass mounts = new TwoMounts.PerClass("listing-cache", "timeout=10", "timeout=10");
 
     private static UserDefinedFileAttributeView xattrs(Path p) {
         return Files.getFileAttributeView(p, UserDefinedFileAttributeView.class);
@@ -73,7 +54,7 @@ class ListingCacheTest {
 
     @Test
     void anotherClientsXattrIsSeenAtOnce() throws Exception {
-        Path d = Files.createDirectory(a.resolve("by-client"));
+        Path d = Files.createDirectory(mounts.a().resolve("by-client"));
         Files.writeString(d.resolve("f"), "x");
         // The listing asks for the ACL along with the attributes; the read remembers the absence.
         TestEnv.Result ls = TestEnv.run(d, 60, "ls", "-l");
@@ -82,22 +63,22 @@ class ListingCacheTest {
         for (int i = 0; i < 2; i++) {
             assertThrows(IOException.class, () -> read(fa, "c9fs.absent"));
         }
-        xattrs(b.resolve("by-client/f")).write("c9fs.absent", StandardCharsets.UTF_8.encode("from-b"));
+        xattrs(mounts.b().resolve("by-client/f")).write("c9fs.absent", StandardCharsets.UTF_8.encode("from-b"));
         // B's write was answered after A's recall: no waiting allowed.
         assertEquals("from-b", read(fa, "c9fs.absent"));
-        xattrs(b.resolve("by-client/f")).delete("c9fs.absent");
+        xattrs(mounts.b().resolve("by-client/f")).delete("c9fs.absent");
         assertThrows(IOException.class, () -> read(fa, "c9fs.absent"));
     }
 
     @Test
     void aSecondListingShowsAnotherClientsChanges() throws Exception {
-        Path d = Files.createDirectory(a.resolve("relisted"));
+        Path d = Files.createDirectory(mounts.a().resolve("relisted"));
         for (int i = 0; i < 20; i++) {
             Files.writeString(d.resolve("f" + i), "x");
         }
         TestEnv.Result first = TestEnv.run(d, 60, "ls", "-ln");
         assertEquals(0, first.status(), first.output());
-        Path fb = b.resolve("relisted/f7");
+        Path fb = mounts.b().resolve("relisted/f7");
         Files.writeString(fb, "longer than before");
         TestEnv.run(null, 30, "chmod", "600", fb.toString());
         TestEnv.Result again = TestEnv.run(d, 60, "ls", "-ln");
@@ -107,7 +88,7 @@ class ListingCacheTest {
 
     @Test
     void ownChangesAreSeenAtOnce() throws Exception {
-        Path f = Files.writeString(a.resolve("own"), "x");
+        Path f = Files.writeString(mounts.a().resolve("own"), "x");
         assertThrows(IOException.class, () -> read(f, "c9fs.own"));
         xattrs(f).write("c9fs.own", StandardCharsets.UTF_8.encode("mine"));
         assertEquals("mine", read(f, "c9fs.own"));
@@ -115,9 +96,9 @@ class ListingCacheTest {
 
     @Test
     void aChangeOnTheServerMachineIsSeen() throws Exception {
-        Path f = Files.writeString(a.resolve("local"), "x");
+        Path f = Files.writeString(mounts.a().resolve("local"), "x");
         assertThrows(IOException.class, () -> read(f, "c9fs.local"));
-        xattrs(export.resolve("local")).write("c9fs.local", StandardCharsets.UTF_8.encode("on-server"));
+        xattrs(mounts.export().resolve("local")).write("c9fs.local", StandardCharsets.UTF_8.encode("on-server"));
         // Recalled from the server's inotify watch, asynchronously: bounded, generous for a loaded box.
         assertEquals("on-server", readWithin(f, "c9fs.local", 10));
     }

@@ -12,10 +12,9 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * READDIRPLUS through Treaddirattr (9P2000.L.c9), across two c9fs-mount daemons on one
@@ -28,27 +27,9 @@ import org.junit.jupiter.api.Test;
 class ReaddirattrMountTest {
     /** For changes that show by a lookup of a new name (no timeout involved), on a loaded machine. */
     private static final long SHOWS_WITHIN_S = 10;
-    private static Path scratch;
-    private static Path export;
-    private static TwoMounts mounts;
-    private static Path a;
-    private static Path b;
 
-    @BeforeAll
-    static void mountTwice() throws Exception {
-        mounts = TwoMounts.start("readdirattr", "timeout=10,actimeo=60,listattr", "timeout=10,actimeo=60,listattr");
-        scratch = mounts.scratch;
-        export = mounts.export;
-        a = mounts.a;
-        b = mounts.b;
-    }
-
-    @AfterAll
-    static void tearDown() throws Exception {
-        if (mounts != null) {
-            mounts.close();
-        }
-    }
+    @RegisterExtension
+    static final TwoMounts.PerClass mounts = new TwoMounts.PerClass("readdirattr", "timeout=10,actimeo=60,listattr", "timeout=10,actimeo=60,listattr");
 
     private static String mode(Path p) throws Exception {
         return PosixFilePermissions.toString(Files.getPosixFilePermissions(p, LinkOption.NOFOLLOW_LINKS));
@@ -76,13 +57,13 @@ class ReaddirattrMountTest {
 
     @Test
     void aListingShowsEveryEntrysAttributes() throws Exception {
-        Path d = Files.createDirectory(export.resolve("many"));
+        Path d = Files.createDirectory(mounts.export().resolve("many"));
         for (int i = 0; i < 600; i++) {
             Files.writeString(d.resolve("f" + i), "x".repeat(i % 50));
         }
         Files.createDirectory(d.resolve("sub"));
         Files.createSymbolicLink(d.resolve("ln"), Path.of("f1"));
-        TestEnv.Result ls = TestEnv.run(a.resolve("many"), 60, "ls", "-ln");
+        TestEnv.Result ls = TestEnv.run(mounts.a().resolve("many"), 60, "ls", "-ln");
         assertEquals(0, ls.status(), ls.output());
         List<String> lines = ls.output().lines().filter(l -> !l.startsWith("total")).toList();
         assertEquals(602, lines.size(), ls.output());
@@ -91,20 +72,20 @@ class ReaddirattrMountTest {
         assertTrue(lines.stream().anyMatch(l -> l.startsWith("d") && l.endsWith(" sub")), ls.output());
         assertTrue(lines.stream().anyMatch(l -> l.startsWith("l") && l.endsWith(" ln -> f1")), ls.output());
         // A listed node gets its fid when first needed: reading it, and through the symlink.
-        assertEquals("x".repeat(7), Files.readString(a.resolve("many/f7")));
-        assertEquals("x", Files.readString(a.resolve("many/ln")));
-        TestEnv.Result again = TestEnv.run(a.resolve("many"), 60, "ls", "-ln");
+        assertEquals("x".repeat(7), Files.readString(mounts.a().resolve("many/f7")));
+        assertEquals("x", Files.readString(mounts.a().resolve("many/ln")));
+        TestEnv.Result again = TestEnv.run(mounts.a().resolve("many"), 60, "ls", "-ln");
         assertEquals(ls.output(), again.output());
     }
 
     @Test
     void anotherClientsChmodWriteAndTruncateOfListedFilesShowThrough() throws Exception {
         // Made through B, so A knows the files only from its listing (nodes without fids).
-        Path bd = Files.createDirectory(b.resolve("changed"));
+        Path bd = Files.createDirectory(mounts.b().resolve("changed"));
         for (String n : List.of("m", "w", "t")) {
             Files.writeString(bd.resolve(n), "0123456789");
         }
-        Path d = a.resolve("changed");
+        Path d = mounts.a().resolve("changed");
         TestEnv.Result ls = TestEnv.run(d, 60, "ls", "-ln");
         assertEquals(0, ls.status(), ls.output());
         assertTrue(ls.output().contains(" 10 "), ls.output());
@@ -128,9 +109,9 @@ class ReaddirattrMountTest {
 
     @Test
     void aFileListedAgainAfterTheKernelForgotItIsStillLeased() throws Exception {
-        Path bd = Files.createDirectory(b.resolve("again"));
+        Path bd = Files.createDirectory(mounts.b().resolve("again"));
         Files.writeString(bd.resolve("f"), "0123456789");
-        Path d = a.resolve("again");
+        Path d = mounts.a().resolve("again");
         assertEquals(0, TestEnv.run(d, 60, "ls", "-ln").status());
         // Make A's kernel forget the listed node (its Tunlist returns the first listing's
         // lease), then list again: the second listing's lease must stand.
@@ -148,19 +129,19 @@ class ReaddirattrMountTest {
      */
     @Test
     void aDirectoryMadeHereSeesNamesMadeElsewhere() throws Exception {
-        Path d = Files.createDirectory(a.resolve("made"));
+        Path d = Files.createDirectory(mounts.a().resolve("made"));
         assertFalse(Files.exists(d.resolve("x")));
-        Files.writeString(b.resolve("made/x"), "from b");
+        Files.writeString(mounts.b().resolve("made/x"), "from b");
         assertEquals("from b", Files.readString(d.resolve("x")));
-        Path d2 = Files.createDirectory(a.resolve("made2"));
+        Path d2 = Files.createDirectory(mounts.a().resolve("made2"));
         Files.writeString(d2.resolve("y"), "a");
         Files.delete(d2.resolve("y"));
         assertFalse(Files.exists(d2.resolve("y")));
-        Files.writeString(b.resolve("made2/y"), "b");
+        Files.writeString(mounts.b().resolve("made2/y"), "b");
         assertEquals("b", Files.readString(d2.resolve("y")));
-        Path d3 = Files.createDirectory(a.resolve("made3"));
+        Path d3 = Files.createDirectory(mounts.a().resolve("made3"));
         assertFalse(Files.exists(d3.resolve("z")));
-        Files.writeString(export.resolve("made3/z"), "local");
+        Files.writeString(mounts.export().resolve("made3/z"), "local");
         within("a name made on the server machine", () -> Files.exists(d3.resolve("z")));
     }
 
@@ -171,14 +152,14 @@ class ReaddirattrMountTest {
      */
     @Test
     void attributesKeptAfterAWriterClosesFollowEveryChange() throws Exception {
-        Files.createDirectory(a.resolve("kept"));
-        Path f = a.resolve("kept/f");
+        Files.createDirectory(mounts.a().resolve("kept"));
+        Path f = mounts.a().resolve("kept/f");
         Files.writeString(f, "abc");
         Thread.sleep(100); // the fetch at the close has come back
         assertEquals(3, Files.size(f));
-        TestEnv.run(null, 30, "chmod", "600", b.resolve("kept/f").toString());
+        TestEnv.run(null, 30, "chmod", "600", mounts.b().resolve("kept/f").toString());
         assertEquals("rw-------", mode(f));
-        Files.writeString(b.resolve("kept/f"), "abcdef");
+        Files.writeString(mounts.b().resolve("kept/f"), "abcdef");
         assertEquals(6, Files.size(f));
         Files.writeString(f, "0123456789");
         Thread.sleep(100);
@@ -189,11 +170,11 @@ class ReaddirattrMountTest {
         assertEquals(4, Files.size(f));
         TestEnv.run(null, 30, "chmod", "640", f.toString());
         assertEquals("rw-r-----", mode(f));
-        Files.createLink(a.resolve("kept/g"), f);
+        Files.createLink(mounts.a().resolve("kept/g"), f);
         assertEquals(2, Files.getAttribute(f, "unix:nlink"));
-        Files.delete(a.resolve("kept/g"));
+        Files.delete(mounts.a().resolve("kept/g"));
         assertEquals(1, Files.getAttribute(f, "unix:nlink"));
-        Files.writeString(b.resolve("kept/f"), "x");
+        Files.writeString(mounts.b().resolve("kept/f"), "x");
         assertEquals(1, Files.size(f));
     }
 
@@ -205,20 +186,20 @@ class ReaddirattrMountTest {
      */
     @Test
     void aListingKeptByTheKernelFollowsEveryChangeOfANameElsewhere() throws Exception {
-        Path bd = Files.createDirectory(b.resolve("kept-listing"));
+        Path bd = Files.createDirectory(mounts.b().resolve("kept-listing"));
         for (int i = 0; i < 2000; i++) {
             Files.writeString(bd.resolve("f" + i), "");
         }
-        Path d = a.resolve("kept-listing");
+        Path d = mounts.a().resolve("kept-listing");
         assertEquals(2000, names(d).size());
         // Uncached, 2,000 entries are about a dozen Treaddirattr; kept, the open's clone walk,
         // Tlopen and Tclunk, and perhaps a lease heartbeat. Three tries: a drop_caches by anything
         // else on the machine evicts the kept listing with the directory's inode.
         long spent = Long.MAX_VALUE;
         for (int i = 0; i < 3 && spent > 8; i++) {
-            long before = requests(a);
+            long before = requests(mounts.a());
             assertEquals(2000, names(d).size());
-            spent = requests(a) - before;
+            spent = requests(mounts.a()) - before;
         }
         assertTrue(spent <= 8, spent + " 9P requests for a listing the kernel kept");
         Files.writeString(bd.resolve("new"), "");
@@ -228,7 +209,7 @@ class ReaddirattrMountTest {
         Files.move(bd.resolve("f8"), bd.resolve("g8"));
         java.util.Set<String> moved = names(d);
         assertTrue(moved.contains("g8") && !moved.contains("f8"), "B's rename");
-        Files.writeString(export.resolve("kept-listing/local"), "");
+        Files.writeString(mounts.export().resolve("kept-listing/local"), "");
         within("a name made on the server machine", () -> {
             try {
                 return names(d).contains("local");
@@ -265,11 +246,11 @@ class ReaddirattrMountTest {
 
     @Test
     void aListedNameReplacedByAnotherFileIsLookedUpAgain() throws Exception {
-        Path d = Files.createDirectory(a.resolve("replaced"));
+        Path d = Files.createDirectory(mounts.a().resolve("replaced"));
         Files.writeString(d.resolve("f"), "old");
         TestEnv.Result ls = TestEnv.run(d, 60, "ls", "-ln");
         assertEquals(0, ls.status(), ls.output());
-        Path bf = b.resolve("replaced/f");
+        Path bf = mounts.b().resolve("replaced/f");
         Files.delete(bf);
         Files.writeString(bf, "brand new");
         within("the new file", () -> {

@@ -5,6 +5,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * One c9fs-serve exporting a fresh scratch folder's {@code export}, and two c9fs-mount daemons
@@ -23,6 +26,51 @@ final class TwoMounts implements AutoCloseable {
     private TwoMounts(String name) throws Exception {
         scratch = TestEnv.freshDir(name);
         export = Files.createDirectory(scratch.resolve("export"));
+    }
+
+    /**
+     * The fixture of a whole test class, started before its first test and closed after its last:
+     * {@code @RegisterExtension static final TwoMounts.PerClass mounts = new TwoMounts.PerClass(...)}.
+     */
+    static final class PerClass implements BeforeAllCallback, AfterAllCallback {
+        private final String name;
+        private final String optionsA;
+        private final String optionsB;
+        private TwoMounts mounts;
+
+        PerClass(String name, String optionsA, String optionsB) {
+            this.name = name;
+            this.optionsA = optionsA;
+            this.optionsB = optionsB;
+        }
+
+        @Override
+        public void beforeAll(ExtensionContext context) throws Exception {
+            mounts = start(name, optionsA, optionsB);
+        }
+
+        @Override
+        public void afterAll(ExtensionContext context) throws Exception {
+            if (mounts != null) {
+                mounts.close();
+            }
+        }
+
+        Path scratch() {
+            return mounts.scratch;
+        }
+
+        Path export() {
+            return mounts.export;
+        }
+
+        Path a() {
+            return mounts.a;
+        }
+
+        Path b() {
+            return mounts.b;
+        }
     }
 
     /** Needs FUSE (fails under CI=true without it, else skips: {@link TestEnv#requireFuse}). */
