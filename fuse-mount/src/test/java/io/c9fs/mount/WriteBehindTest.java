@@ -117,6 +117,19 @@ class WriteBehindTest {
         return b;
     }
 
+    /** The size of {@code name} as a listing of {@code dir} shows it; -1 if it is not listed. */
+    static long listedSize(Path dir, String name) throws IOException {
+        long listed = -1;
+        try (DirectoryStream<Path> d = Files.newDirectoryStream(dir)) {
+            for (Path p : d) {
+                if (p.getFileName().toString().equals(name)) {
+                    listed = Files.readAttributes(p, BasicFileAttributes.class).size();
+                }
+            }
+        }
+        return listed;
+    }
+
     static byte[] read(FileChannel ch, long at, int n) throws IOException {
         ByteBuffer buf = ByteBuffer.allocate(n);
         while (buf.hasRemaining()) {
@@ -214,15 +227,7 @@ class WriteBehindTest {
                     assertEquals(MIB, w.write(ByteBuffer.wrap(chunk), (long) k * MIB));
                 }
                 if (i % 3 == 2) {
-                    long listed = -1;
-                    try (DirectoryStream<Path> d = Files.newDirectoryStream(mntB)) {
-                        for (Path p : d) {
-                            if (p.getFileName().toString().equals(name)) {
-                                listed = Files.readAttributes(p, BasicFileAttributes.class).size();
-                            }
-                        }
-                    }
-                    assertEquals(8L * MIB, listed, "b's listing after a's writes, " + name);
+                    assertEquals(8L * MIB, listedSize(mntB, name), "b's listing after a's writes, " + name);
                 }
                 assertEquals(8L * MIB, Files.size(fb), "b's stat after a's writes, " + name);
             }
@@ -281,15 +286,7 @@ class WriteBehindTest {
                         assertEquals(want, Files.size(fb), "b's stat after a's writes, " + name);
                         break;
                     case 1:
-                        long listed = -1;
-                        try (DirectoryStream<Path> d = Files.newDirectoryStream(mntB)) {
-                            for (Path p : d) {
-                                if (p.getFileName().toString().equals(name)) {
-                                    listed = Files.readAttributes(p, BasicFileAttributes.class).size();
-                                }
-                            }
-                        }
-                        assertEquals(want, listed, "b's listing after a's writes, " + name);
+                        assertEquals(want, listedSize(mntB, name), "b's listing after a's writes, " + name);
                         break;
                     default:
                         try (FileChannel r = FileChannel.open(fb, StandardOpenOption.READ)) {
