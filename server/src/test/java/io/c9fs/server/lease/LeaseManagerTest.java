@@ -50,6 +50,18 @@ class LeaseManagerTest {
         return c;
     }
 
+    /**
+     * {@code from} holds the write lease of {@code path}, then {@code to} takes it: {@code from}'s
+     * recall is acknowledged and forgotten, so what it receives next is new.
+     */
+    private static void handOver(LeaseManager m, Client from, Client to, long path) throws Exception {
+        m.grant(from, path, LeaseManager.WRITE).get(1, TimeUnit.SECONDS);
+        CompletableFuture<Integer> second = m.grant(to, path, LeaseManager.WRITE);
+        m.acknowledge(from, from.got.get(0).id());
+        second.get(1, TimeUnit.SECONDS);
+        from.got.clear();
+    }
+
     @Test
     void aWriteWaitsForEveryOtherHoldersAcknowledgement() throws Exception {
         LeaseManager m = manager(Duration.ofSeconds(10));
@@ -143,11 +155,6 @@ class LeaseManagerTest {
     }
 
     /**
-     * A writer laundering for a reader (its recall outstanding) appends: the size's recall to the
-     * reader is sent but not waited for — the reader acknowledges only once its read, which waits
-     * for the writer, is answered (found by the demo: a cycle until expiry).
-     */
-    /**
      * A page written back on its own (syncfs) waits for another writer's recall; that writer's read
      * then recalls the first one, whose recall handling waits for its own write-back: the write is
      * laundering from that moment and stops waiting (found by the demo in CI: a cycle until expiry).
@@ -157,11 +164,7 @@ class LeaseManagerTest {
         LeaseManager m = manager(Duration.ofSeconds(10));
         Client a = client();
         Client b = client();
-        m.grant(a, 6, LeaseManager.WRITE).get(1, TimeUnit.SECONDS);
-        CompletableFuture<Integer> second = m.grant(b, 6, LeaseManager.WRITE);
-        m.acknowledge(a, a.got.get(0).id());
-        second.get(1, TimeUnit.SECONDS);
-        a.got.clear();
+        handOver(m, a, b, 6);
         CompletableFuture<Void> writeback = m.afterWrite(a, 6, 0, 4096);
         assertFalse(writeback.isDone(), "a plain write waits for b");
         CompletableFuture<Void> read = m.beforeRead(b, 6, 0, 4096);
@@ -184,11 +187,7 @@ class LeaseManagerTest {
         LeaseManager m = manager(Duration.ofSeconds(10));
         Client a = client();
         Client b = client();
-        m.grant(a, 8, LeaseManager.WRITE).get(1, TimeUnit.SECONDS);
-        CompletableFuture<Integer> second = m.grant(b, 8, LeaseManager.WRITE);
-        m.acknowledge(a, a.got.get(0).id());
-        second.get(1, TimeUnit.SECONDS);
-        a.got.clear();
+        handOver(m, a, b, 8);
         CompletableFuture<Void> readA = m.beforeRead(a, 8, 0, 4096);
         assertEquals(1, b.got.size(), "a's read recalls b");
         assertFalse(readA.isDone(), "a's read waits for b");
@@ -209,11 +208,7 @@ class LeaseManagerTest {
         LeaseManager m = manager(Duration.ofSeconds(10));
         Client a = client();
         Client b = client();
-        m.grant(a, 5, LeaseManager.WRITE).get(1, TimeUnit.SECONDS);
-        CompletableFuture<Integer> second = m.grant(b, 5, LeaseManager.WRITE);
-        m.acknowledge(a, a.got.get(0).id());
-        second.get(1, TimeUnit.SECONDS);
-        a.got.clear();
+        handOver(m, a, b, 5);
         CompletableFuture<Void> readA = m.beforeRead(a, 5, 0, 4096);
         assertTrue(m.afterWrite(b, 5, 0, 4096).isDone(), "b launders without waiting");
         Thread.sleep(100);
@@ -222,16 +217,17 @@ class LeaseManagerTest {
         readA.get(1, TimeUnit.SECONDS);
     }
 
+    /**
+     * A writer laundering for a reader (its recall outstanding) appends: the size's recall to the
+     * reader is sent but not waited for — the reader acknowledges only once its read, which waits
+     * for the writer, is answered (found by the demo: a cycle until expiry).
+     */
     @Test
     void anAttributeChangeWhileLaunderingDoesNotWait() throws Exception {
         LeaseManager m = manager(Duration.ofSeconds(10));
         Client writer = client();
         Client reader = client();
-        m.grant(writer, 5, LeaseManager.WRITE).get(1, TimeUnit.SECONDS);
-        CompletableFuture<Integer> second = m.grant(reader, 5, LeaseManager.WRITE);
-        m.acknowledge(writer, writer.got.get(0).id());
-        second.get(1, TimeUnit.SECONDS);
-        writer.got.clear();
+        handOver(m, writer, reader, 5);
         CompletableFuture<Void> read = m.beforeRead(reader, 5, 0, 4096);
         assertFalse(read.isDone(), "the writer launders first");
         assertTrue(m.afterWrite(writer, 5, 0, 4096).isDone(), "its laundering write does not wait");
