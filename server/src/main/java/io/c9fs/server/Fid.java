@@ -25,6 +25,12 @@ final class Fid {
     int openFlags;
     boolean removeOnClunk;
     DirCursor dir;
+    /**
+     * Where this fid's last Twrite ended, and from where its sequential run's dirty pages have not
+     * yet been handed to write-back (see Session#startWriteback); -1 before any write.
+     */
+    long writeEnd = -1;
+    long writebackFrom;
     /** Byte-range locks taken through this fid (null until the first), for reclaims after a vanish. */
     LockTable.Held locks;
 

@@ -60,6 +60,7 @@ public final class Posix {
         long pwrite(int fd, @In ByteBuffer buf, long count, long offset);
         long pwritev(int fd, @In ByteBuffer iov, int iovcnt, long offset);
         int fsync(int fd);
+        int sync_file_range(int fd, long offset, long nbytes, int flags);
         int fdatasync(int fd);
         long lseek(int fd, long offset, int whence);
         int fcntl(int fd, int cmd, ByteBuffer flock);
@@ -296,6 +297,11 @@ public final class Posix {
             iov.putLong(16 * i + 8, b.remaining());
         }
         return check(LIBC.pwritev(fd, iov, n, offset), "pwritev");
+    }
+
+    /** sync_file_range(SYNC_FILE_RANGE_WRITE): starts write-back of the range's dirty pages, does not wait for it. */
+    public static void startWriteback(int fd, long offset, long length) throws ErrnoException {
+        check(LIBC.sync_file_range(fd, offset, length, 2), "sync_file_range");
     }
 
     public static void fsync(int fd, boolean dataOnly) throws ErrnoException {
