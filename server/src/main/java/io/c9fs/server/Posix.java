@@ -32,6 +32,7 @@ public final class Posix {
     public static final int SEEK_SET = 0;
     public static final long UTIME_NOW = (1L << 30) - 1, UTIME_OMIT = (1L << 30) - 2;
     public static final int XATTR_CREATE = 1, XATTR_REPLACE = 2;
+    public static final int SYNC_FILE_RANGE_WRITE = 2;
 
     private static final long SYS_OPENAT2 = 437;
     private static final long SYS_GETDENTS64 = 217;
@@ -301,7 +302,7 @@ public final class Posix {
 
     /** sync_file_range(SYNC_FILE_RANGE_WRITE): starts write-back of the range's dirty pages, does not wait for it. */
     public static void startWriteback(int fd, long offset, long length) throws ErrnoException {
-        check(LIBC.sync_file_range(fd, offset, length, 2), "sync_file_range");
+        check(LIBC.sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE), "sync_file_range");
     }
 
     public static void fsync(int fd, boolean dataOnly) throws ErrnoException {
