@@ -267,13 +267,12 @@ final class LinuxOps {
         }
         int room = Math.min(t.count(), s.msize - Message.IOHDRSZ);
         int dirfd = f.handle.fd();
-        String dirPath = Posix.procPath(dirfd) + "/";
         List<Message.AttrDirent> out = new ArrayList<>();
         List<DirCursor.Entry> batch = f.dir.read(t.offset());
         fill:
         while (!batch.isEmpty()) {
             for (DirCursor.Entry e : batch) {
-                Message.AttrDirent a = attrDirent(f, e, dirfd, dirPath);
+                Message.AttrDirent a = attrDirent(f, e, dirfd);
                 if (a == null) {
                     continue;
                 }
@@ -291,7 +290,7 @@ final class LinuxOps {
         return new Message.Rreaddirattr(out);
     }
 
-    private Message.AttrDirent attrDirent(Fid f, DirCursor.Entry e, int dirfd, String dirPath) {
+    private Message.AttrDirent attrDirent(Fid f, DirCursor.Entry e, int dirfd) {
         HostStat st;
         String name = e.name();
         boolean leased = false;
@@ -339,10 +338,9 @@ final class LinuxOps {
         Dirent d = new Dirent(new Qid(qid.type(), 0, qid.path()), e.off(), e.type(), name);
         int flags = leased ? Message.AttrDirent.LEASED : 0;
         if (!st.isSymlink() && !name.equals(".") && !name.equals("..")) {
-            String path = dirPath + name;
-            flags |= hasXattr(path, "system.posix_acl_access") ? Message.AttrDirent.HAS_ACL_ACCESS : 0;
+            flags |= Posix.hasXattrAt(dirfd, name, "system.posix_acl_access") ? Message.AttrDirent.HAS_ACL_ACCESS : 0;
             if (st.isDir()) {
-                flags |= hasXattr(path, "system.posix_acl_default") ? Message.AttrDirent.HAS_ACL_DEFAULT : 0;
+                flags |= Posix.hasXattrAt(dirfd, name, "system.posix_acl_default") ? Message.AttrDirent.HAS_ACL_DEFAULT : 0;
             }
         }
         Rgetattr a = new Rgetattr(Rgetattr.BASIC, qid, st.mode(), st.uid(),
@@ -350,16 +348,6 @@ final class LinuxOps {
                 st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec(),
                 st.ctimeSec(), st.ctimeNsec(), 0, 0, 0, 0);
         return new Message.AttrDirent(d, flags, a);
-    }
-
-    /** False only when the server says the file lacks the xattr (ENODATA); otherwise the client asks. */
-    private static boolean hasXattr(String path, String name) {
-        try {
-            Posix.lgetxattr(path, name, null);
-            return true;
-        } catch (ErrnoException x) {
-            return x.errno() != Errno.ENODATA;
-        }
     }
 
     private Dirent dirent(Fid f, DirCursor.Entry e) {

@@ -3,7 +3,6 @@ package io.c9fs.server;
 import static io.c9fs.server.ServedExport.clunk;
 import static io.c9fs.server.ServedExport.walk;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -130,16 +129,34 @@ class ReaddirattrTest {
             acl.putShort((short) en[0]).putShort((short) en[1]).putInt(en[2]);
         }
         acl.flip();
+        Path shared = Files.createDirectory(e.dir.resolve("shared"));
+        Files.createDirectory(e.dir.resolve("private"));
         try {
             Posix.setxattr(f.toString(), "system.posix_acl_access", acl, 0);
+            Posix.setxattr(shared.toString(), "system.posix_acl_default", acl.duplicate(), 0);
         } catch (ErrnoException x) {
             org.junit.jupiter.api.Assumptions.assumeTrue(false, "no POSIX ACLs on " + e.dir + ": " + x);
         }
-        int dir = walk(c, root);
-        c.call(new Message.Tlopen(dir, O_RDONLY), Message.Rlopen.class);
-        Map<String, AttrDirent> all = listAll(dir, 8192);
-        assertEquals(AttrDirent.HAS_ACL_ACCESS, all.get("acl").flags() & AttrDirent.HAS_ACL_ACCESS);
-        assertFalse((all.get("plain").flags() & AttrDirent.HAS_ACL_ACCESS) != 0);
+        Files.createSymbolicLink(e.dir.resolve("link"), f.getFileName());
+        // Both ways of probing, getxattrat(2) (Linux 6.13) and lgetxattr through /proc, must agree.
+        for (boolean at : new boolean[] {true, false}) {
+            Posix.probeXattrsAt(at);
+            try {
+                int dir = walk(c, root);
+                c.call(new Message.Tlopen(dir, O_RDONLY), Message.Rlopen.class);
+                Map<String, AttrDirent> all = listAll(dir, 8192);
+                int acls = AttrDirent.HAS_ACL_ACCESS | AttrDirent.HAS_ACL_DEFAULT;
+                assertEquals(AttrDirent.HAS_ACL_ACCESS, all.get("acl").flags() & acls, "getxattrat " + at);
+                assertEquals(0, all.get("plain").flags() & acls, "getxattrat " + at);
+                assertEquals(AttrDirent.HAS_ACL_DEFAULT, all.get("shared").flags() & acls, "getxattrat " + at);
+                assertEquals(0, all.get("private").flags() & acls, "getxattrat " + at);
+                // A symlink's ACL is never asked for (nor its target's, through it).
+                assertEquals(0, all.get("link").flags() & acls, "getxattrat " + at);
+                clunk(c, dir);
+            } finally {
+                Posix.probeXattrsAt(true);
+            }
+        }
         assertTrue(Files.exists(g));
     }
 }
