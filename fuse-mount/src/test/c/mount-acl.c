@@ -1,7 +1,8 @@
 /* mount-acl: the access ACL of a file, as setfacl/getfacl would (no libacl needed).
  * usage: mount-acl set PATH   (user:65534 may read; mask r; others nothing)
  *        mount-acl rm PATH
- *        mount-acl get PATH   (prints "acl" or "none"; exit 1 on any other error) */
+ *        mount-acl get PATH   (prints "acl" or "none"; exit 1 on any other error)
+ *        mount-acl list PATH  (every xattr name listxattr gives, one a line) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdint.h>
@@ -31,6 +32,14 @@ int main(int argc, char **argv)
         ssize_t n = getxattr(argv[2], NAME, buf, sizeof buf);
         if (n > 0 || (n < 0 && errno == ENODATA)) {
             puts(n > 0 ? "acl" : "none");
+            return 0;
+        }
+    } else if (strcmp(argv[1], "list") == 0) {
+        char names[65536];
+        ssize_t n = listxattr(argv[2], names, sizeof names);
+        if (n >= 0) {
+            for (ssize_t i = 0; i < n; i += strlen(names + i) + 1)
+                puts(names + i);
             return 0;
         }
     } else {

@@ -143,8 +143,12 @@ public final class Main {
                     ? new NinepFilesystem(client, rootFid, root, policy, args.timeout(), args.workers() - 2,
                             args.listAttrs())
                     : new LegacyFilesystem(client, rootFid, root, policy, uid(), gid(), args.timeout());
-            if (args.aclCache() && fs instanceof NinepFilesystem n) {
-                n.cacheAcls();
+            if (fs instanceof NinepFilesystem n) {
+                switch (args.acls()) {
+                    case KEPT -> n.cacheAcls();
+                    case HIDDEN -> n.hideAcls();
+                    case SERVED -> { }
+                }
             }
             MountOptions options = new MountOptions(args.address().replace(',', '_'), "c9fs", args.readOnly(),
                     args.allowOther(), args.workers(), MountOptions.MAX_WRITE_LIMIT, false, false,

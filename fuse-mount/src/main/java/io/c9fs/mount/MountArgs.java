@@ -31,14 +31,29 @@ import java.util.List;
  *                     for -o hard (the default: wait until it is back, interruptible)
  * @param listAttrs    READDIRPLUS from Treaddirattr on a 9P2000.L.c9 connection (the default;
  *                     -o nolistattr turns it off): the server leases every file it lists
- * @param aclCache     -o aclcache: under leases, let the kernel keep POSIX ACLs (FUSE_POSIX_ACL,
- *                     which implies default_permissions)
+ * @param acls         what the mount does with POSIX ACLs: -o acl (the default), aclcache, noacl
  */
 public record MountArgs(String address, Path mountpoint, boolean unmount, boolean help, boolean foreground,
                         boolean notifyReady, boolean readOnly, boolean allowOther, int msize, String version,
                         String uname, String aname, Duration attrTimeout, Duration timeout, int workers, Path log,
                         List<String> fuseOptions, Duration softTimeout, boolean listAttrs,
-                        boolean aclCache) {
+                        Acls acls) {
+
+    /** POSIX ACLs, the xattrs system.posix_acl_access and system.posix_acl_default. */
+    public enum Acls {
+        /** -o acl, the default: read and written through the server, as any xattr. */
+        SERVED,
+        /**
+         * -o aclcache: served, and under leases the kernel keeps them (FUSE_POSIX_ACL, which
+         * implies default_permissions).
+         */
+        KEPT,
+        /**
+         * -o noacl: not shown, as NFS's noacl does: reading or setting one fails with EOPNOTSUPP
+         * and listxattr leaves them out. The server still enforces them.
+         */
+        HIDDEN
+    }
 
     /** Internal flag of the detached child. */
     static final String NOTIFY_READY = "--notify-ready";
@@ -64,6 +79,8 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
             "  aclcache           with leases, let the kernel keep ACLs: a second ls -l asks nothing,",
             "                     but the kernel checks permissions itself (as default_permissions)",
             "                     and each create or unlink costs its directory a getattr",
+            "  noacl              do not show POSIX ACLs (EOPNOTSUPP, as NFS's noacl; the server",
+            "                     still enforces them): ls -l asks once per mount, not once per file",
             "  debug              log every FUSE request and 9P message (to the log= file when detached)",
             "  uname=U            user to attach as (default: the current user)",
             "  aname=A            file tree to attach (default: empty; diod wants the export path)",
@@ -131,14 +148,14 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
         }
         if (help) {
             return new MountArgs(null, null, false, true, false, false, false, false, 0, null, null, null,
-                    null, null, 0, null, List.of(), null, false, false);
+                    null, null, 0, null, List.of(), null, false, Acls.SERVED);
         }
         if (unmount) {
             if (positional.size() != 1) {
                 throw new UsageException("-u takes exactly one MOUNTPOINT");
             }
             return new MountArgs(null, Path.of(positional.get(0)), true, false, false, false, false, false, 0,
-                    null, null, null, null, null, 0, null, List.of(), null, false, false);
+                    null, null, null, null, null, 0, null, List.of(), null, false, Acls.SERVED);
         }
         if (positional.size() != 2) {
             throw new UsageException("need ADDRESS and MOUNTPOINT");
@@ -154,7 +171,7 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
         Duration timeout = Duration.ofSeconds(30);
         boolean soft = false;
         boolean listAttrs = true;
-        boolean aclCache = false;
+        Acls acls = Acls.SERVED;
         Duration timeo = Duration.ofSeconds(10);
         int workers = 8;
         Path log = null;
@@ -196,8 +213,14 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
                     case "nolistattr":
                         listAttrs = false;
                         break;
+                    case "acl":
+                        acls = Acls.SERVED;
+                        break;
                     case "aclcache":
-                        aclCache = true;
+                        acls = Acls.KEPT;
+                        break;
+                    case "noacl":
+                        acls = Acls.HIDDEN;
                         break;
                     case "debug":
                         break; // read by Main before anything logs
@@ -242,7 +265,7 @@ public record MountArgs(String address, Path mountpoint, boolean unmount, boolea
         }
         return new MountArgs(positional.get(0), Path.of(positional.get(1)), false, false, foreground, notify, ro,
                 allowOther, msize, version, uname, aname, actimeo, timeout, workers, log, fuse,
-                soft ? timeo : null, listAttrs, aclCache);
+                soft ? timeo : null, listAttrs, acls);
     }
 
     /** This command line for the detached child: foreground, reporting readiness on stdout. */

@@ -73,6 +73,8 @@ public final class NinepFilesystem implements FuseFilesystem {
     private final boolean listAttrs;
     /** See {@link #cacheAcls}; set before the mount, read once at INIT. */
     private volatile boolean aclCache;
+    /** See {@link #hideAcls}; set before the mount. */
+    private volatile boolean aclsHidden;
     /**
      * Bumped by this mount's unlink, rmdir, rename and link: each changes some file's link count
      * or ctime, a file {@link Node#cachedAttrs} may hold without this mount knowing its node.
@@ -1325,6 +1327,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public byte[] getxattr(FuseRequest r, long nodeid, String name) throws FuseException {
         localOnly(name);
+        shown(name);
         Node node = nodes.get(nodeid);
         long asked = System.nanoTime();
         if (node.xattrKnownAbsent(name, asked)) {
@@ -1360,7 +1363,23 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     @Override
     public boolean cachesAcls() {
-        return aclCache && policy instanceof LeasePolicy;
+        return aclCache && !aclsHidden && policy instanceof LeasePolicy;
+    }
+
+    /**
+     * -o noacl, before mounting: POSIX ACLs are not shown, as with NFS's noacl. Reading or
+     * setting one fails with EOPNOTSUPP and listxattr leaves them out; the server still enforces
+     * them. Why a user would: `ls -l` asks every file for its ACL, a FUSE round trip each, until
+     * a file system answers EOPNOTSUPP, after which coreutils asks nothing more of that device.
+     */
+    void hideAcls() {
+        aclsHidden = true;
+    }
+
+    private void shown(String name) throws FuseException {
+        if (aclsHidden && (name.equals(ACL_ACCESS) || name.equals(ACL_DEFAULT))) {
+            throw new FuseException(Errno.EOPNOTSUPP, name + " is not shown on this mount (-o noacl)");
+        }
     }
 
     @Override
@@ -1371,8 +1390,9 @@ public final class NinepFilesystem implements FuseFilesystem {
         int start = 0;
         for (int i = 0; i < raw.length; i++) {
             if (raw[i] == 0) {
-                if (i > start) {
-                    names.add(new String(raw, start, i - start, StandardCharsets.UTF_8));
+                String name = new String(raw, start, i - start, StandardCharsets.UTF_8);
+                if (i > start && !(aclsHidden && (name.equals(ACL_ACCESS) || name.equals(ACL_DEFAULT)))) {
+                    names.add(name);
                 }
                 start = i + 1;
             }
@@ -1418,9 +1438,8 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     @Override
     public void setxattr(FuseRequest r, long nodeid, String name, byte[] value, int flags) throws FuseException {
-        if (name.startsWith("security.")) {
-            throw new FuseException(Errno.EOPNOTSUPP, name + " is not forwarded to the server");
-        }
+        localOnly(name);
+        shown(name);
         Node node = nodes.get(nodeid);
         try {
             fresh(r, () -> writeXattr(r, node, name, value, flags), node);
@@ -1433,6 +1452,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public void removexattr(FuseRequest r, long nodeid, String name) throws FuseException {
         localOnly(name);
+        shown(name);
         // 9P2000.L removes an attribute by creating it empty with XATTR_REPLACE (as Linux v9fs does).
         Node node = nodes.get(nodeid);
         try {
@@ -1828,7 +1848,7 @@ public final class NinepFilesystem implements FuseFilesystem {
      * kept long enough to serve a listing, or is already known.
      */
     private CompletableFuture<List<String>> absentAcls(int fid, boolean dir, Node known, long now, long ttl) {
-        if (ttl < ACL_PREFETCH_MIN_NANOS) {
+        if (ttl < ACL_PREFETCH_MIN_NANOS || aclsHidden) {
             return CompletableFuture.completedFuture(List.of());
         }
         List<CompletableFuture<String>> asks = new ArrayList<>(2);

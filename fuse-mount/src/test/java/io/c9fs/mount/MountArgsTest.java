@@ -32,6 +32,16 @@ class MountArgsTest {
     }
 
     @Test
+    void aclsAreServedUnlessToldOtherwiseAndTheLastWordCounts() throws Exception {
+        assertEquals(MountArgs.Acls.SERVED, MountArgs.parse(new String[] {"h:1", "m"}).acls());
+        assertEquals(MountArgs.Acls.KEPT, MountArgs.parse(new String[] {"h:1", "m", "-o", "aclcache"}).acls());
+        assertEquals(MountArgs.Acls.HIDDEN, MountArgs.parse(new String[] {"h:1", "m", "-o", "noacl"}).acls());
+        assertEquals(MountArgs.Acls.SERVED, MountArgs.parse(new String[] {"h:1", "m", "-o", "noacl,acl"}).acls());
+        assertEquals(MountArgs.Acls.HIDDEN, MountArgs.parse(new String[] {"h:1", "m", "-o", "aclcache", "-o", "noacl"}).acls());
+        assertTrue(MountArgs.USAGE.contains("noacl"));
+    }
+
+    @Test
     void hardIsTheDefaultSoftTakesTimeo() throws Exception {
         assertEquals(null, MountArgs.parse(new String[] {"h:1", "m"}).softTimeout());
         assertEquals(null, MountArgs.parse(new String[] {"h:1", "m", "-o", "soft,hard"}).softTimeout());
