@@ -39,7 +39,7 @@ public final class Posix {
     private static final long SYS_GETDENTS64 = 217;
     /** getxattrat(2), Linux 6.13: an xattr of a name relative to a directory descriptor. */
     private static final long SYS_GETXATTRAT = 464;
-    /** Cleared for good by the first ENOSYS: an older kernel, or a seccomp filter that refuses it. */
+    /** Cleared for good once it proves missing: an older kernel, or a seccomp filter that refuses it. */
     private static volatile boolean haveGetxattrat = true;
 
     /** The libc entry points; variadic ones (fcntl, syscall) are declared with the x86_64 integer ABI. */
@@ -360,28 +360,44 @@ public final class Posix {
      * (a third of a listing's server CPU when every entry is asked for its ACL).
      */
     public static boolean hasXattrAt(int dirfd, String name, String xattr) {
+        int errno = 0;
         if (haveGetxattrat) {
             // struct xattr_args {u64 value; u32 size; u32 flags}: no buffer, so the call returns the size.
             ByteBuffer args = scratch();
             args.putLong(0, 0).putLong(8, 0).limit(16);
-            long r = LIBC.syscall(SYS_GETXATTRAT, dirfd, name, AT_SYMLINK_NOFOLLOW, xattr, args, 16);
+            int refusal = getxattratRefusal;
+            long r = refusal != 0 ? -1 : LIBC.syscall(SYS_GETXATTRAT, dirfd, name, AT_SYMLINK_NOFOLLOW, xattr, args, 16);
             if (r >= 0) {
                 return true;
             }
-            int errno = RUNTIME.getLastError();
-            if (errno != Errno.ENOSYS) {
+            errno = refusal != 0 ? refusal : RUNTIME.getLastError();
+            // ENOSYS: a kernel before 6.13. EPERM: most likely a seccomp filter that refuses
+            // calls it does not know (Docker's default profile answers those so): asked again
+            // the old way below, and if that way answers otherwise, the filter it was.
+            if (errno != Errno.ENOSYS && errno != Errno.EPERM) {
                 return errno != Errno.ENODATA;
             }
+        }
+        boolean has = LIBC.lgetxattr(procPath(dirfd) + "/" + name, xattr, null, 0) >= 0;
+        int procErrno = has ? 0 : RUNTIME.getLastError();
+        if (errno == Errno.ENOSYS || (errno == Errno.EPERM && procErrno != Errno.EPERM)) {
             haveGetxattrat = false;
         }
-        return LIBC.lgetxattr(procPath(dirfd) + "/" + name, xattr, null, 0) >= 0
-                || RUNTIME.getLastError() != Errno.ENODATA;
+        return has || procErrno != Errno.ENODATA;
     }
 
     /** Tests: probe with getxattrat(2) ({@code true}, if the kernel has it) or through /proc. */
     static void probeXattrsAt(boolean at) {
         haveGetxattrat = at;
     }
+
+    /** Tests: whether the next probe will use getxattrat(2). */
+    static boolean probesXattrsAt() {
+        return haveGetxattrat;
+    }
+
+    /** Tests: getxattrat(2) fails with this errno without being called, as under a seccomp filter; 0 calls it. */
+    static volatile int getxattratRefusal;
 
     public static int listxattr(String path, ByteBuffer dst) throws ErrnoException {
         return (int) check(LIBC.listxattr(path, dst, dst == null ? 0 : dst.remaining()),

@@ -3,10 +3,12 @@ package io.c9fs.server;
 import static io.c9fs.server.ServedExport.clunk;
 import static io.c9fs.server.ServedExport.walk;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.c9fs.transport.Errno;
 import io.c9fs.transport.client.NinepClient;
 import io.c9fs.transport.proto.Dialect;
 import io.c9fs.transport.proto.Message;
@@ -138,23 +140,31 @@ class ReaddirattrTest {
             org.junit.jupiter.api.Assumptions.assumeTrue(false, "no POSIX ACLs on " + e.dir + ": " + x);
         }
         Files.createSymbolicLink(e.dir.resolve("link"), f.getFileName());
-        // Both ways of probing, getxattrat(2) (Linux 6.13) and lgetxattr through /proc, must agree.
-        for (boolean at : new boolean[] {true, false}) {
+        // Every way of probing must agree: getxattrat(2) (Linux 6.13), lgetxattr through /proc,
+        // and getxattrat refused as a seccomp filter refuses calls it does not know (EPERM),
+        // after which the server probes through /proc for good.
+        for (int way = 0; way < 3; way++) {
+            boolean at = way != 1;
             Posix.probeXattrsAt(at);
+            Posix.getxattratRefusal = way == 2 ? Errno.EPERM : 0;
             try {
                 int dir = walk(c, root);
                 c.call(new Message.Tlopen(dir, O_RDONLY), Message.Rlopen.class);
                 Map<String, AttrDirent> all = listAll(dir, 8192);
                 int acls = AttrDirent.HAS_ACL_ACCESS | AttrDirent.HAS_ACL_DEFAULT;
-                assertEquals(AttrDirent.HAS_ACL_ACCESS, all.get("acl").flags() & acls, "getxattrat " + at);
-                assertEquals(0, all.get("plain").flags() & acls, "getxattrat " + at);
-                assertEquals(AttrDirent.HAS_ACL_DEFAULT, all.get("shared").flags() & acls, "getxattrat " + at);
-                assertEquals(0, all.get("private").flags() & acls, "getxattrat " + at);
+                assertEquals(AttrDirent.HAS_ACL_ACCESS, all.get("acl").flags() & acls, "way " + way);
+                assertEquals(0, all.get("plain").flags() & acls, "way " + way);
+                assertEquals(AttrDirent.HAS_ACL_DEFAULT, all.get("shared").flags() & acls, "way " + way);
+                assertEquals(0, all.get("private").flags() & acls, "way " + way);
                 // A symlink's ACL is never asked for (nor its target's, through it).
-                assertEquals(0, all.get("link").flags() & acls, "getxattrat " + at);
+                assertEquals(0, all.get("link").flags() & acls, "way " + way);
                 clunk(c, dir);
+                if (way == 2) {
+                    assertFalse(Posix.probesXattrsAt(), "getxattrat given up after an EPERM that /proc does not give");
+                }
             } finally {
                 Posix.probeXattrsAt(true);
+                Posix.getxattratRefusal = 0;
             }
         }
         assertTrue(Files.exists(g));
