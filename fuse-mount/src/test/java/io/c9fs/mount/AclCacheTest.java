@@ -44,28 +44,21 @@ class AclCacheTest {
         return r.output().trim();
     }
 
-    private static String lsMode(Path dir, String name) throws Exception {
-        TestEnv.Result ls = TestEnv.run(dir, 60, "ls", "-l");
-        assertEquals(0, ls.status(), ls.output());
-        return ls.output().lines().filter(l -> l.endsWith(" " + name)).map(l -> l.split(" ")[0]).findFirst()
-                .orElseThrow(() -> new AssertionError(name + " not listed: " + ls.output()));
-    }
-
     @Test
     void anAclChangedElsewhereShowsThrough() throws Exception {
         Path bd = Files.createDirectory(mounts.b().resolve("changed"));
         Files.writeString(bd.resolve("f"), "x");
         Path d = mounts.a().resolve("changed");
         // Listed and asked: the kernel now keeps "no ACL" for f.
-        assertEquals("-rw-r--r--", lsMode(d, "f"));
+        assertEquals("-rw-r--r--", TestEnv.lsMode(d, "f"));
         assertEquals("none", acl("get", d.resolve("f")));
         acl("set", bd.resolve("f"));
         // B's setxattr was answered after A's recall: no waiting allowed.
         assertEquals("acl", acl("get", d.resolve("f")));
-        assertEquals("-rw-r-----+", lsMode(d, "f"));
+        assertEquals("-rw-r-----+", TestEnv.lsMode(d, "f"));
         acl("rm", bd.resolve("f"));
         assertEquals("none", acl("get", d.resolve("f")));
-        assertEquals("-rw-r-----", lsMode(d, "f"));
+        assertEquals("-rw-r-----", TestEnv.lsMode(d, "f"));
         // On the server machine: recalled from the server's inotify watch, asynchronously.
         acl("set", mounts.export().resolve("changed/f"));
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);

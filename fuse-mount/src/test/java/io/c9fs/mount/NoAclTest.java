@@ -35,13 +35,6 @@ class NoAclTest {
         return TestEnv.run(null, 30, acl.toString(), op, p.toString());
     }
 
-    private static String lsMode(Path dir, String name) throws Exception {
-        TestEnv.Result ls = TestEnv.run(dir, 60, "ls", "-l");
-        assertEquals(0, ls.status(), ls.output());
-        return ls.output().lines().filter(l -> l.endsWith(" " + name)).map(l -> l.split(" ")[0]).findFirst()
-                .orElseThrow(() -> new AssertionError(name + " not listed: " + ls.output()));
-    }
-
     @Test
     void aclsAreNotShownNorSetButStayOnTheServer() throws Exception {
         Path bd = Files.createDirectory(mounts.b().resolve("hidden"));
@@ -49,14 +42,14 @@ class NoAclTest {
         Files.writeString(bd.resolve("plain"), "x");
         TestEnv.Result set = acl("set", bd.resolve("f"));
         assertEquals(0, set.status(), set.output());
-        assertEquals("-rw-r-----+", lsMode(bd, "f"));
+        assertEquals("-rw-r-----+", TestEnv.lsMode(bd, "f"));
 
         Path ad = mounts.a().resolve("hidden");
         TestEnv.Result get = acl("get", ad.resolve("f"));
         assertEquals(1, get.status(), get.output());
         assertTrue(get.output().contains("Operation not supported"), get.output());
         assertEquals(1, acl("get", ad.resolve("plain")).status(), "EOPNOTSUPP for a file without one too");
-        assertEquals("-rw-r-----", lsMode(ad, "f"), "no '+' through the noacl mount");
+        assertEquals("-rw-r-----", TestEnv.lsMode(ad, "f"), "no '+' through the noacl mount");
 
         TestEnv.Result setA = acl("set", ad.resolve("plain"));
         assertEquals(1, setA.status(), setA.output());

@@ -95,6 +95,16 @@ final class TestEnv {
         return new Result(p.exitValue(), out[0] == null ? "" : new String(out[0], StandardCharsets.UTF_8));
     }
 
+    /** The mode column `ls -l` in {@code dir} shows for {@code name} (with its `+` when ls sees an ACL). */
+    static String lsMode(Path dir, String name) throws IOException, InterruptedException {
+        Result ls = run(dir, 60, "ls", "-l");
+        if (ls.status() != 0) {
+            fail("ls -l in " + dir + ": " + ls.output());
+        }
+        return ls.output().lines().filter(l -> l.endsWith(" " + name)).map(l -> l.split(" ")[0]).findFirst()
+                .orElseThrow(() -> new AssertionError(name + " not listed: " + ls.output()));
+    }
+
     /** Compiles fuse-mount/src/test/c/NAME.c into the scratch directory and returns the binary. */
     static Path compile(String name) throws IOException, InterruptedException {
         requireGcc();
