@@ -1376,8 +1376,13 @@ public final class NinepFilesystem implements FuseFilesystem {
         aclsHidden = true;
     }
 
+    private boolean hidden(String name) {
+        return aclsHidden && (name.equals(ACL_ACCESS) || name.equals(ACL_DEFAULT));
+    }
+
+    /** Refuses an xattr this mount does not show ({@link #hideAcls}). */
     private void shown(String name) throws FuseException {
-        if (aclsHidden && (name.equals(ACL_ACCESS) || name.equals(ACL_DEFAULT))) {
+        if (hidden(name)) {
             throw new FuseException(Errno.EOPNOTSUPP, name + " is not shown on this mount (-o noacl)");
         }
     }
@@ -1390,9 +1395,11 @@ public final class NinepFilesystem implements FuseFilesystem {
         int start = 0;
         for (int i = 0; i < raw.length; i++) {
             if (raw[i] == 0) {
-                String name = new String(raw, start, i - start, StandardCharsets.UTF_8);
-                if (i > start && !(aclsHidden && (name.equals(ACL_ACCESS) || name.equals(ACL_DEFAULT)))) {
-                    names.add(name);
+                if (i > start) {
+                    String name = new String(raw, start, i - start, StandardCharsets.UTF_8);
+                    if (!hidden(name)) {
+                        names.add(name);
+                    }
                 }
                 start = i + 1;
             }
