@@ -1363,7 +1363,7 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     @Override
     public boolean cachesAcls() {
-        return aclCache && !aclsHidden && policy instanceof LeasePolicy;
+        return aclCache && policy instanceof LeasePolicy;
     }
 
     /**
