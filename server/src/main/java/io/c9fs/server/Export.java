@@ -25,6 +25,7 @@ public final class Export {
     private final PathHandle root;
     private final long rootDevMix;
     private final boolean readOnly;
+    private final boolean directReads;
     private final NodeTable nodes = new NodeTable();
     /** The export's file system keeps inodes in memory: stat of a held file never waits for I/O. */
     private final boolean localDisk;
@@ -37,11 +38,12 @@ public final class Export {
     private static final java.util.Set<Long> LOCAL_DISK_TYPES = java.util.Set.of(0xEF53L, 0x58465342L,
             0x9123683EL, 0x01021994L, 0xF2F52010L, 0x2FC12FC1L, 0x794C7630L);
 
-    private Export(Path dir, PathHandle root, boolean readOnly) {
+    private Export(Path dir, PathHandle root, boolean readOnly, boolean directReads) {
         this.dir = dir;
         this.root = root;
         this.rootDevMix = mix(root.stat().dev());
         this.readOnly = readOnly;
+        this.directReads = directReads;
         boolean local;
         try {
             local = LOCAL_DISK_TYPES.contains(Posix.fstatfs(root.fd()).getLong(0) & 0xFFFFFFFFL);
@@ -60,8 +62,12 @@ public final class Export {
         return localDisk && h.stat().dev() == root.stat().dev();
     }
 
-    /** Opens {@code dir} (which must be a directory) as the root of an export. */
-    public static Export open(Path dir, boolean readOnly) throws ErrnoException {
+    /**
+     * Opens {@code dir} (which must be a directory) as the root of an export; with
+     * {@code directReads}, large reads of what the page cache does not hold go around it
+     * ({@link #readsDirect}).
+     */
+    public static Export open(Path dir, boolean readOnly, boolean directReads) throws ErrnoException {
         Path abs = dir.toAbsolutePath().normalize();
         int fd = Posix.openat(Posix.AT_FDCWD, abs.toString(),
                 Posix.O_PATH | Posix.O_DIRECTORY | Posix.O_CLOEXEC, 0);
@@ -72,7 +78,7 @@ public final class Export {
             Posix.close(fd);
             throw e;
         }
-        return new Export(abs, new PathHandle(fd, null, "", st), readOnly);
+        return new Export(abs, new PathHandle(fd, null, "", st), readOnly, directReads);
     }
 
     public Path dir() {
@@ -81,6 +87,15 @@ public final class Export {
 
     public boolean readOnly() {
         return readOnly;
+    }
+
+    /**
+     * A Tread of many bytes the host's page cache does not hold is read with O_DIRECT
+     * ({@link Session}): the kernel's buffered read would fill the page cache and copy out of it,
+     * most of the server's CPU on a cold sequential read, for pages the client caches itself.
+     */
+    public boolean readsDirect() {
+        return directReads;
     }
 
     public NodeTable nodes() {

@@ -22,6 +22,12 @@ final class Fid {
 
     /** Descriptor opened for I/O, -1 until opened. */
     int ioFd = -1;
+    /**
+     * The same file opened O_DIRECT for reads that go around the page cache: -1 until the first,
+     * {@link #NO_DIRECT} when the file system refused it (then this fid reads buffered only).
+     */
+    int directFd = -1;
+    static final int NO_DIRECT = -2;
     int openFlags;
     boolean removeOnClunk;
     DirCursor dir;

@@ -95,7 +95,7 @@ public final class FileServer implements AutoCloseable {
      */
     public static FileServer start(ServerConfig config) throws ErrnoException, IOException {
         Posix.raiseOpenFileLimit();
-        Export export = Export.open(config.export(), config.readOnly());
+        Export export = Export.open(config.export(), config.readOnly(), config.directReads());
         FileServer fs;
         try {
             fs = new FileServer(config, export);

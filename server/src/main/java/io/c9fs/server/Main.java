@@ -19,6 +19,7 @@ import java.util.concurrent.CountDownLatch;
  * <pre>
  * c9fs-serve --export DIR [--listen 127.0.0.1:5640] [--read-only] [--auth-token FILE] [--insecure]
  *            [--no-leases] [--lease-term MS] [--grace S] [--frame-timeout S] [--state-dir DIR] [--no-stats]
+ *            [--no-direct-reads]
  * c9fs-serve --stats --server ADDR [--watch]     (c9fs stats --server: a running server's counters)
  * </pre>
  *
@@ -29,7 +30,8 @@ public final class Main {
     static final String USAGE = String.join("\n",
             "usage: c9fs-serve --export DIR [--listen HOST:PORT] [--read-only]",
             "                  [--auth-token FILE] [--insecure] [--no-leases] [--lease-term MS]",
-            "                  [--grace S] [--frame-timeout S] [--state-dir DIR] [--no-stats] [--debug] [--help]",
+            "                  [--grace S] [--frame-timeout S] [--state-dir DIR] [--no-stats]",
+            "                  [--no-direct-reads] [--debug] [--help]",
             "  --export DIR       directory to serve (required)",
             "  --listen HOST:PORT address to listen on (default 127.0.0.1:5640; also unix:/path)",
             "  --read-only        refuse every change with EROFS",
@@ -45,6 +47,8 @@ public final class Main {
             "  --state-dir DIR    where to note whether locks are held (default /var/lib/c9fs for root,",
             "                     else $XDG_STATE_HOME/c9fs or ~/.local/state/c9fs)",
             "  --no-stats         no stats socket (default: c9fs stats --server HOST:PORT reads it)",
+            "  --no-direct-reads  read files only through the host's page cache (default: a read of",
+            "                     256 KiB or more that the page cache does not hold goes around it, O_DIRECT)",
             "  --debug            log every 9P message received and sent (stderr)",
             "Speaks 9P2000.L.c9, 9P2000.L, 9P2000.u and 9P2000; stops cleanly on SIGINT/SIGTERM.",
             "A client's goodbye (Tversion on its session) releases its fids, locks and leases at once;",
@@ -128,6 +132,7 @@ public final class Main {
         Duration frameTimeout = ServerConfig.Robustness.defaults().frameTimeout();
         Path stateDir = defaultStateDir();
         boolean stats = true;
+        boolean directReads = true;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--export":
@@ -167,6 +172,9 @@ public final class Main {
                 case "--no-stats":
                     stats = false;
                     break;
+                case "--no-direct-reads":
+                    directReads = false;
+                    break;
                 default:
                     throw new UsageException("unknown argument " + args[i]);
             }
@@ -191,7 +199,7 @@ public final class Main {
         }
         ServerConfig.Robustness defaults = ServerConfig.Robustness.defaults();
         return ServerConfig.of(export, address).withReadOnly(readOnly).withAuthToken(token)
-                .withLeases(leases).withLeaseTerm(Duration.ofMillis(termMs))
+                .withLeases(leases).withLeaseTerm(Duration.ofMillis(termMs)).withDirectReads(directReads)
                 .withRobustness(new ServerConfig.Robustness(grace != null ? grace : Duration.ofMillis(termMs),
                         stateDir, frameTimeout, defaults.keepAliveIdle(), stats));
     }

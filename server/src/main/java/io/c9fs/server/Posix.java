@@ -42,11 +42,21 @@ public final class Posix {
     /** Cleared for good once it proves missing: an older kernel, or a seccomp filter that refuses it. */
     private static volatile boolean haveGetxattrat = true;
 
+    /** cachestat(2), Linux 6.5: what the page cache holds of a range of a file. */
+    private static final long SYS_CACHESTAT = 451;
+    /** Cleared for good once it proves missing (an older kernel, or a seccomp filter that refuses it). */
+    private static volatile boolean haveCachestat = true;
+    private static final ThreadLocal<ByteBuffer> CACHESTAT_RANGE = ThreadLocal.withInitial(
+            () -> ByteBuffer.allocateDirect(16).order(ByteOrder.LITTLE_ENDIAN));
+    private static final ThreadLocal<ByteBuffer> CACHESTAT_OUT = ThreadLocal.withInitial(
+            () -> ByteBuffer.allocateDirect(40).order(ByteOrder.LITTLE_ENDIAN));
+
     /** The libc entry points; variadic ones (fcntl, syscall) are declared with the x86_64 integer ABI. */
     public interface LibC {
         long syscall(long number, int dirfd, String path, @In ByteBuffer how, long size);
         long syscall(long number, int fd, @Out ByteBuffer buf, long count);
         long syscall(long number, int dirfd, String path, int atFlags, String name, @In ByteBuffer args, long size);
+        long syscall(long number, int fd, @In ByteBuffer range, @Out ByteBuffer cstat, int flags);
         int openat(int dirfd, String path, int flags, int mode);
         int close(int fd);
         int fstatat(int dirfd, String path, @Out ByteBuffer stat, int flags);
@@ -158,6 +168,24 @@ public final class Posix {
     public static int reopen(int pathFd, int flags) throws ErrnoException {
         return check(LIBC.openat(AT_FDCWD, procPath(pathFd), flags & ~(O_CREAT | O_EXCL), 0),
                 "reopen");
+    }
+
+    private static volatile boolean directOpensRefused;
+
+    /** Tests: {@link #reopenDirect} fails with EINVAL, as on a file system without O_DIRECT. */
+    static void refuseDirectOpens(boolean on) {
+        directOpensRefused = on;
+    }
+
+    /**
+     * The file of {@code fd} opened again, read-only and O_DIRECT (close-on-exec): EINVAL where
+     * the file system does not do direct I/O.
+     */
+    public static int reopenDirect(int fd) throws ErrnoException {
+        if (directOpensRefused) {
+            throw new ErrnoException(Errno.EINVAL, "reopen O_DIRECT (refused for a test)");
+        }
+        return reopen(fd, O_RDONLY | O_DIRECT | O_CLOEXEC);
     }
 
     /** A second descriptor (close-on-exec) for the open file of {@code fd}; O_PATH fds included. */
@@ -272,6 +300,34 @@ public final class Posix {
     public static int preadCached(int fd, long address, int count, long offset) {
         long r = LIBC.preadv2(fd, new long[] {address, count}, 1, offset, RWF_NOWAIT);
         return r < 0 ? -1 : (int) r;
+    }
+
+    /** Pages of a range of a file in the host's page cache, and of those dirty or being written back. */
+    public record CachedPages(long cached, long dirty, long writeback) {
+    }
+
+    /**
+     * What the page cache holds of {@code length} bytes at {@code offset} of {@code fd}
+     * (cachestat(2), Linux 6.5), reading nothing and starting no readahead, which a preadv2
+     * RWF_NOWAIT probe of a range not cached does. Null when the kernel cannot tell: no
+     * cachestat (ENOSYS, or EPERM from a seccomp filter that does not know it, after which it is
+     * not asked again), or any other error.
+     */
+    public static CachedPages cachestat(int fd, long offset, long length) {
+        if (!haveCachestat) {
+            return null;
+        }
+        ByteBuffer range = CACHESTAT_RANGE.get();
+        ByteBuffer out = CACHESTAT_OUT.get();
+        range.putLong(0, offset).putLong(8, length);
+        if (LIBC.syscall(SYS_CACHESTAT, fd, range, out, 0) < 0) {
+            int errno = RUNTIME.getLastError();
+            if (errno == Errno.ENOSYS || errno == Errno.EPERM) {
+                haveCachestat = false;
+            }
+            return null;
+        }
+        return new CachedPages(out.getLong(0), out.getLong(8), out.getLong(16));
     }
 
     public static int pwrite(int fd, ByteBuffer src, long offset) throws ErrnoException {

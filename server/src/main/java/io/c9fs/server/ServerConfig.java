@@ -13,11 +13,12 @@ import java.util.Set;
  * How a {@link FileServer} runs: the directory exported, where it listens, whether it refuses
  * mutations, the token a client must present through Tauth (null: none), per-connection limits,
  * the number of worker threads doing file I/O, the dialects offered (9P2000.L.c9 among them
- * means leases are on) and the lease term.
+ * means leases are on), the lease term, and whether large reads of uncached data bypass the
+ * host's page cache.
  */
 public record ServerConfig(Path export, NinepAddress listen, boolean readOnly, byte[] authToken,
                            ServerLimits limits, int workers, Set<Dialect> dialects, Duration leaseTerm,
-                           Robustness robustness) {
+                           Robustness robustness, boolean directReads) {
     /** docs/protocol.md: a lease lives 10 s after its holder's last Tcallback. */
     public static final Duration DEFAULT_LEASE_TERM = Duration.ofSeconds(10);
 
@@ -61,22 +62,22 @@ public record ServerConfig(Path export, NinepAddress listen, boolean readOnly, b
         }
     }
 
-    /** Every dialect (leases on), default limits and term, read-write, no token, 8 workers. */
+    /** Every dialect (leases on), default limits and term, read-write, no token, 8 workers, direct reads. */
     public static ServerConfig of(Path export, NinepAddress listen) {
         return new ServerConfig(export, listen, false, null, ServerLimits.defaults(), 8,
-                EnumSet.allOf(Dialect.class), DEFAULT_LEASE_TERM, Robustness.defaults());
+                EnumSet.allOf(Dialect.class), DEFAULT_LEASE_TERM, Robustness.defaults(), true);
     }
 
     public ServerConfig withReadOnly(boolean ro) {
-        return new ServerConfig(export, listen, ro, authToken, limits, workers, dialects, leaseTerm, robustness);
+        return new ServerConfig(export, listen, ro, authToken, limits, workers, dialects, leaseTerm, robustness, directReads);
     }
 
     public ServerConfig withAuthToken(byte[] token) {
-        return new ServerConfig(export, listen, readOnly, token, limits, workers, dialects, leaseTerm, robustness);
+        return new ServerConfig(export, listen, readOnly, token, limits, workers, dialects, leaseTerm, robustness, directReads);
     }
 
     public ServerConfig withLimits(ServerLimits l) {
-        return new ServerConfig(export, listen, readOnly, authToken, l, workers, dialects, leaseTerm, robustness);
+        return new ServerConfig(export, listen, readOnly, authToken, l, workers, dialects, leaseTerm, robustness, directReads);
     }
 
     /**
@@ -91,15 +92,23 @@ public record ServerConfig(Path export, NinepAddress listen, boolean readOnly, b
         } else {
             d.remove(Dialect.P9P2000_L_C9);
         }
-        return new ServerConfig(export, listen, readOnly, authToken, limits, workers, d, leaseTerm, robustness);
+        return new ServerConfig(export, listen, readOnly, authToken, limits, workers, d, leaseTerm, robustness, directReads);
     }
 
     public ServerConfig withLeaseTerm(Duration term) {
-        return new ServerConfig(export, listen, readOnly, authToken, limits, workers, dialects, term, robustness);
+        return new ServerConfig(export, listen, readOnly, authToken, limits, workers, dialects, term, robustness, directReads);
+    }
+
+    /**
+     * Whether a large read of a range the host's page cache does not hold goes around the cache
+     * (O_DIRECT), as c9fs-serve does unless started with --no-direct-reads (docs/server.md).
+     */
+    public ServerConfig withDirectReads(boolean on) {
+        return new ServerConfig(export, listen, readOnly, authToken, limits, workers, dialects, leaseTerm, robustness, on);
     }
 
     public ServerConfig withRobustness(Robustness r) {
-        return new ServerConfig(export, listen, readOnly, authToken, limits, workers, dialects, leaseTerm, r);
+        return new ServerConfig(export, listen, readOnly, authToken, limits, workers, dialects, leaseTerm, r, directReads);
     }
 
     public ServerConfig withGrace(Duration grace) {

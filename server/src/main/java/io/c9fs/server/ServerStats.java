@@ -42,6 +42,7 @@ public final class ServerStats {
     final AtomicLong vanished = new AtomicLong();
     /** Vanished connections settled early because their mount came back with its token (Tclient). */
     final AtomicLong tokenSettled = new AtomicLong();
+    final AtomicLong directReadBytes = new AtomicLong();
 
     /** Open connections: the clients connected now. */
     public long connections() {
@@ -78,6 +79,11 @@ public final class ServerStats {
     /** Vanished connections whose leases ended early because their mount came back (Tclient). */
     public long reclaimedByToken() {
         return tokenSettled.get();
+    }
+
+    /** Bytes read from files around the host's page cache (O_DIRECT, {@link Export#readsDirect}). */
+    public long directReadBytes() {
+        return directReadBytes.get();
     }
 
     public long bytesIn() {
@@ -183,6 +189,7 @@ public final class ServerStats {
         line(b, "backpressure.stalls", stalls());
         line(b, "bytes.in", bytesIn());
         line(b, "bytes.out", bytesOut());
+        line(b, "bytes.read_direct", directReadBytes());
         line(b, "leases", c.leases());
         line(b, "leases.read", c.readLeases());
         line(b, "leases.write", c.writeLeases());

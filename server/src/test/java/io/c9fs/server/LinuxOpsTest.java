@@ -334,20 +334,12 @@ class LinuxOpsTest {
         assertEquals(1, node.openerCount());
     }
 
-    /** The cachestat(2) syscall (Linux 6.5): how many of a file's cached pages are dirty. */
-    public interface CacheStat {
-        long syscall(long number, int fd, @jnr.ffi.annotations.In java.nio.ByteBuffer range,
-                     @jnr.ffi.annotations.Out java.nio.ByteBuffer stat, int flags);
-    }
-
     /** The dirty pages of {@code file} in the host's page cache, or -1 where the kernel cannot tell. */
     private static long dirtyPages(Path file) throws Exception {
-        CacheStat libc = jnr.ffi.LibraryLoader.create(CacheStat.class).load("c");
-        java.nio.ByteBuffer range = java.nio.ByteBuffer.allocateDirect(16).order(java.nio.ByteOrder.nativeOrder());
-        java.nio.ByteBuffer stat = java.nio.ByteBuffer.allocateDirect(40).order(java.nio.ByteOrder.nativeOrder());
         int fd = Posix.openat(Posix.AT_FDCWD, file.toString(), Posix.O_RDONLY, 0);
         try {
-            return libc.syscall(451, fd, range, stat, 0) == 0 ? stat.getLong(8) : -1;
+            Posix.CachedPages p = Posix.cachestat(fd, 0, 0);
+            return p == null ? -1 : p.dirty();
         } finally {
             Posix.close(fd);
         }

@@ -77,6 +77,7 @@ class ServerStatsTest {
             assertTrue(Long.parseLong(m.get("recalls.roundtrip.median_us")) > 0);
             assertTrue(Long.parseLong(m.get("bytes.in")) > 100);
             assertTrue(Long.parseLong(m.get("bytes.out")) > 100);
+            assertEquals("0", m.get("bytes.read_direct"), "two-byte reads and writes are all buffered");
             assertEquals("0", m.get("requests.inflight"));
             assertEquals("0", m.get("grace.remaining_ms"));
             assertEquals("no", m.get("disk.full"));
