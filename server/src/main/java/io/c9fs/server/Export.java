@@ -90,12 +90,14 @@ public final class Export {
     }
 
     /**
-     * A Tread of many bytes the host's page cache does not hold is read with O_DIRECT
-     * ({@link Session}): the kernel's buffered read would fill the page cache and copy out of it,
-     * most of the server's CPU on a cold sequential read, for pages the client caches itself.
+     * Whether a Tread of many bytes of {@code h} that the host's page cache does not hold may be
+     * read with O_DIRECT ({@link Session}): the kernel's buffered read would fill the page cache
+     * and copy out of it, half the server's CPU on a cold sequential read, for pages the client
+     * caches itself. Only on the export's own file system, and only if that is a local disk one:
+     * a network or FUSE file system mounted beneath the export has its own idea of direct I/O.
      */
-    public boolean readsDirect() {
-        return directReads;
+    public boolean readsDirect(PathHandle h) {
+        return directReads && statNeverWaits(h);
     }
 
     public NodeTable nodes() {

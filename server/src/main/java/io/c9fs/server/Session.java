@@ -716,14 +716,14 @@ final class Session {
 
     /**
      * Whether a read of {@code count} bytes at {@code offset} should go around the page cache: the
-     * export allows it, the fid can, the read is large and aligned, and the host's page cache
-     * holds only part of the range (up to the end of the file) or none of it, none of it dirty or
-     * being written back (a direct read would first wait for those to reach the disk). False
-     * whenever cachestat(2) cannot tell.
+     * export allows it for the fid's file ({@link Export#readsDirect}), the fid can, the read is
+     * large and aligned, and the host's page cache holds only part of the range (up to the end of
+     * the file) or none of it, none of it dirty or being written back (a direct read would first
+     * wait for those to reach the disk). False whenever cachestat(2) cannot tell.
      */
     private boolean readsAround(Fid f, long offset, int count) throws ErrnoException {
-        if (!export.readsDirect() || f.directFd == Fid.NO_DIRECT || count < DIRECT_READ_MIN
-                || ((offset | count) & (DIRECT_ALIGN - 1)) != 0) {
+        if (f.directFd == Fid.NO_DIRECT || f.handle == null || !export.readsDirect(f.handle)
+                || count < DIRECT_READ_MIN || ((offset | count) & (DIRECT_ALIGN - 1)) != 0) {
             return false;
         }
         Posix.CachedPages pages = Posix.cachestat(f.ioFd, offset, count);
