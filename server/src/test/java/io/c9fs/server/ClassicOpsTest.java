@@ -1,6 +1,7 @@
 package io.c9fs.server;
 
 import static io.c9fs.server.ServedExport.clunk;
+import static io.c9fs.server.ServedExport.read;
 import static io.c9fs.server.ServedExport.walk;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -45,17 +46,6 @@ class ClassicOpsTest {
 
     private static int errno(NinepClient c, Message t) {
         return assertThrows(NinepException.class, () -> c.call(t, Message.class)).errno();
-    }
-
-    private static byte[] read(NinepClient c, int fid, long off, int count) throws Exception {
-        Rread r = c.call(new Tread(fid, off, count), Rread.class);
-        try {
-            byte[] b = new byte[r.data().readableBytes()];
-            r.data().readBytes(b);
-            return b;
-        } finally {
-            r.release();
-        }
     }
 
     /** The stat records of a directory read, decoded by the transport's own Rstat decoder. */

@@ -10,11 +10,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.c9fs.transport.client.NinepClient;
 import io.c9fs.transport.proto.Message.Rfsync;
 import io.c9fs.transport.proto.Message.Rlopen;
-import io.c9fs.transport.proto.Message.Rread;
 import io.c9fs.transport.proto.Message.Rwrite;
 import io.c9fs.transport.proto.Message.Tfsync;
 import io.c9fs.transport.proto.Message.Tlopen;
-import io.c9fs.transport.proto.Message.Tread;
 import io.c9fs.transport.proto.Message.Twrite;
 import io.netty.buffer.Unpooled;
 import java.io.ByteArrayOutputStream;
@@ -102,14 +100,7 @@ class DirectReadTest {
     }
 
     private byte[] read(int fid, long offset, int count) throws Exception {
-        Rread r = c.call(new Tread(fid, offset, count), Rread.class);
-        try {
-            byte[] b = new byte[r.data().readableBytes()];
-            r.data().readBytes(b);
-            return b;
-        } finally {
-            r.release();
-        }
+        return ServedExport.read(c, fid, offset, count);
     }
 
     /** The whole file in Treads of {@code chunk} bytes from {@code from}. */

@@ -56,14 +56,7 @@ class LinuxOpsTest {
     }
 
     private byte[] read(int fid, long offset, int count) throws Exception {
-        Rread r = c.call(new Tread(fid, offset, count), Rread.class);
-        try {
-            byte[] b = new byte[r.data().readableBytes()];
-            r.data().readBytes(b);
-            return b;
-        } finally {
-            r.release();
-        }
+        return ServedExport.read(c, fid, offset, count);
     }
 
     private int write(int fid, long offset, String s) throws Exception {

@@ -74,6 +74,18 @@ public final class ServedExport implements AutoCloseable {
         return nf;
     }
 
+    /** The bytes of one Tread (fewer than {@code count} at the end of the file). */
+    public static byte[] read(NinepClient c, int fid, long offset, int count) throws IOException {
+        Message.Rread r = c.call(new Message.Tread(fid, offset, count), Message.Rread.class);
+        try {
+            byte[] b = new byte[r.data().readableBytes()];
+            r.data().readBytes(b);
+            return b;
+        } finally {
+            r.release();
+        }
+    }
+
     public static void clunk(NinepClient c, int fid) throws IOException {
         c.call(new Message.Tclunk(fid), Message.Rclunk.class);
         c.freeFid(fid);
