@@ -2,6 +2,7 @@ package io.c9fs.server;
 
 import static io.c9fs.server.ServedExport.walk;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -118,6 +119,8 @@ class AuthAndCommandTest {
                     "0.0.0.0:5640", "--auth-token", tokenFile.toString(), "--read-only"});
             assertEquals("t0ken", new String(withToken.authToken(), StandardCharsets.UTF_8));
             assertTrue(withToken.readOnly());
+            assertTrue(withToken.directReads(), "large uncached reads go around the page cache by default");
+            assertFalse(Main.parse(new String[] {"--export", dir.toString(), "--no-direct-reads"}).directReads());
             try (ServerSocket busy = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
                 String busyError = parseError("--export", dir.toString(), "--listen",
                         "127.0.0.1:" + busy.getLocalPort());
@@ -126,6 +129,7 @@ class AuthAndCommandTest {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             assertEquals(0, Main.run(new String[] {"--help"}, new PrintStream(out), System.err));
             assertTrue(out.toString(StandardCharsets.UTF_8).contains("--read-only"));
+            assertTrue(out.toString(StandardCharsets.UTF_8).contains("--no-direct-reads"));
         } finally {
             Files.delete(tokenFile);
             Files.delete(dir);
