@@ -673,30 +673,27 @@ final class Session {
             }
             return classic.readDir(f, t.offset(), count);
         }
-        ByteBuf around = readAround(f, t.offset(), count);
-        if (around != null) {
-            return new Rread(around);
-        }
-        ByteBuf buf = alloc.directBuffer(count);
+        var shared = f.node.data.readLock();
+        shared.lock();
         try {
-            int n = 0;
-            if (count > 0) {
-                var shared = f.node.data.readLock();
-                shared.lock();
-                try {
-                    n = Posix.pread(f.ioFd, buf.nioBuffer(0, count), t.offset());
-                } finally {
-                    shared.unlock();
+            ByteBuf around = readAround(f, t.offset(), count);
+            if (around != null) {
+                return new Rread(around);
+            }
+            ByteBuf buf = alloc.directBuffer(count);
+            try {
+                int n = count > 0 ? Posix.pread(f.ioFd, buf.nioBuffer(0, count), t.offset()) : 0;
+                buf.writerIndex(n);
+                Rread r = new Rread(buf);
+                buf = null;
+                return r;
+            } finally {
+                if (buf != null) {
+                    buf.release();
                 }
             }
-            buf.writerIndex(n);
-            Rread r = new Rread(buf);
-            buf = null;
-            return r;
         } finally {
-            if (buf != null) {
-                buf.release();
-            }
+            shared.unlock();
         }
     }
 
@@ -727,9 +724,11 @@ final class Session {
             return false;
         }
         Posix.CachedPages pages = Posix.cachestat(f.ioFd, offset, count);
-        if (pages == null || pages.dirty() != 0 || pages.writeback() != 0) {
+        if (pages == null || pages.dirty() != 0 || pages.writeback() != 0
+                || pages.cached() >= count / DIRECT_ALIGN) {
             return false;
         }
+        // Fewer pages than asked for may be all there is: the range may run past the end.
         long end = Math.min(offset + count, Posix.fstat(f.ioFd).size());
         return end > offset && pages.cached() < (end - offset + DIRECT_ALIGN - 1) / DIRECT_ALIGN;
     }
@@ -743,52 +742,46 @@ final class Session {
      * is not left in the host's page cache for the next, whose reads go to the disk again
      * (--no-direct-reads keeps every read buffered).
      *
-     * <p>Coherence is the buffered path's: the read holds the node's data lock against the
-     * server's own writes, and the kernel writes back any page dirtied by a local process before
-     * it reads around the cache (ranges with dirty pages read buffered anyway, {@link #readsAround}).
-     * Null when the read should be buffered, including when the file system refuses O_DIRECT, after
-     * which the fid never tries again.
+     * <p>Called with the node's data lock shared, as a buffered read is: coherence is the buffered
+     * path's, the lock holding off the server's own writes, and the kernel writing back any page
+     * a local process dirtied before it reads around the cache (ranges with dirty pages are read
+     * buffered anyway, {@link #readsAround}). Null when the read should be buffered, including
+     * when the file system refuses O_DIRECT, after which the fid never tries again.
      */
     private ByteBuf readAround(Fid f, long offset, int count) throws ErrnoException {
-        var shared = f.node.data.readLock();
-        shared.lock();
-        try {
-            if (!readsAround(f, offset, count)) {
-                return null;
-            }
-            if (f.directFd < 0) {
-                try {
-                    f.directFd = Posix.reopenDirect(f.ioFd);
-                } catch (ErrnoException e) {
-                    f.directFd = Fid.NO_DIRECT;
-                    return null;
-                }
-            }
-            ByteBuf buf = alloc.directBuffer(count + DIRECT_ALIGN);
-            if (!buf.hasMemoryAddress()) {
-                buf.release();
-                return null;
-            }
-            int at = (int) (-buf.memoryAddress() & (DIRECT_ALIGN - 1));
-            int n;
+        if (!readsAround(f, offset, count)) {
+            return null;
+        }
+        if (f.directFd < 0) {
             try {
-                n = Posix.pread(f.directFd, buf.nioBuffer(at, count), offset);
+                f.directFd = Posix.reopenDirect(f.ioFd);
             } catch (ErrnoException e) {
-                buf.release();
-                if (e.errno() != Errno.EINVAL) {
-                    throw e;
-                }
-                // Alignment this device does not take: buffered from now on.
-                Posix.close(f.directFd);
                 f.directFd = Fid.NO_DIRECT;
                 return null;
             }
-            buf.setIndex(at, at + n);
-            stats.directReadBytes.addAndGet(n);
-            return buf;
-        } finally {
-            shared.unlock();
         }
+        ByteBuf buf = alloc.directBuffer(count + DIRECT_ALIGN);
+        if (!buf.hasMemoryAddress()) {
+            buf.release();
+            return null;
+        }
+        int at = (int) (-buf.memoryAddress() & (DIRECT_ALIGN - 1));
+        int n;
+        try {
+            n = Posix.pread(f.directFd, buf.nioBuffer(at, count), offset);
+        } catch (ErrnoException e) {
+            buf.release();
+            if (e.errno() != Errno.EINVAL) {
+                throw e;
+            }
+            // Alignment this device does not take: buffered from now on.
+            Posix.close(f.directFd);
+            f.directFd = Fid.NO_DIRECT;
+            return null;
+        }
+        buf.setIndex(at, at + n);
+        stats.directReadBytes.addAndGet(n);
+        return buf;
     }
 
     /** How far a fid writes on sequentially before its dirty pages are handed to write-back. */
