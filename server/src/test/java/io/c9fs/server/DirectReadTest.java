@@ -199,6 +199,102 @@ class DirectReadTest {
         clunk(c, f);
     }
 
+    /**
+     * Another client rewrites whole MiB while this one reads them and the host keeps dropping the
+     * file's clean pages, so reads go both ways. Each MiB written carries its index and a version
+     * in every word: each MiB read is one write's, never a mix, of the MiB asked for, and never
+     * older than what an earlier read of it returned; and some reads did go around the cache.
+     */
+    @Test
+    void aDirectReadIsNeverTornByAConcurrentWrite() throws Exception {
+        serve(cfg -> cfg);
+        NinepClient writer = e.attached("9P2000.L");
+        int w = walk(writer, 0, "big");
+        writer.call(new Tlopen(w, O_RDWR), Rlopen.class);
+        for (int m = 0; m < 4; m++) {
+            writer.call(new Twrite(w, (long) m * MIB, stamped(m, 0)), Rwrite.class);
+        }
+        writer.call(new Tfsync(w, 0), Rfsync.class);
+        int r = open(O_RDONLY);
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread writing = new Thread(() -> {
+            try {
+                Random rnd = new Random(11);
+                for (int k = 1; !stop.get(); k++) {
+                    int m = rnd.nextInt(4);
+                    writer.call(new Twrite(w, (long) m * MIB, stamped(m, k)), Rwrite.class);
+                    // Written back, so that the host may drop the pages and a read go around them.
+                    writer.call(new Tfsync(w, 0), Rfsync.class);
+                }
+            } catch (Throwable t) {
+                failed.compareAndSet(null, t);
+            }
+        }, "writer");
+        Thread evicting = new Thread(() -> {
+            try {
+                while (!stop.get()) {
+                    evictQuietly();
+                    Thread.sleep(1);
+                }
+            } catch (Throwable t) {
+                failed.compareAndSet(null, t);
+            }
+        }, "evictor");
+        writing.start();
+        evicting.start();
+        try {
+            Random rnd = new Random(13);
+            int[] seen = new int[4];
+            long until = System.nanoTime() + 2_000_000_000L;
+            int reads = 0;
+            while (System.nanoTime() < until || e.server.stats().directReadBytes() == 0 && reads < 20_000) {
+                int m = rnd.nextInt(4);
+                java.nio.IntBuffer words = java.nio.ByteBuffer.wrap(read(r, (long) m * MIB, MIB)).asIntBuffer();
+                assertEquals(MIB / 4, words.remaining());
+                int stamp = words.get(0);
+                for (int i = 1; i < MIB / 4; i++) {
+                    if (words.get(i) != stamp) {
+                        throw new AssertionError("MiB " + m + " torn at byte " + 4 * i + ": "
+                                + Integer.toHexString(words.get(i)) + " after " + Integer.toHexString(stamp));
+                    }
+                }
+                assertEquals(m, stamp >>> 24, "MiB " + m + " read another MiB's bytes");
+                assertTrue((stamp & 0xFFFFFF) >= seen[m], "MiB " + m + " went back in time");
+                seen[m] = stamp & 0xFFFFFF;
+                reads++;
+            }
+        } finally {
+            stop.set(true);
+            writing.join(10_000);
+            evicting.join(10_000);
+        }
+        if (failed.get() != null) {
+            throw new AssertionError("writer or evictor failed", failed.get());
+        }
+        assertTrue(e.server.stats().directReadBytes() > 0, "no read went around the cache");
+        clunk(c, r);
+        clunk(writer, w);
+    }
+
+    /** A MiB whose every big-endian word is {@code m << 24 | version}. */
+    private static io.netty.buffer.ByteBuf stamped(int m, int version) {
+        io.netty.buffer.ByteBuf b = Unpooled.buffer(MIB);
+        for (int i = 0; i < MIB / 4; i++) {
+            b.writeInt(m << 24 | (version & 0xFFFFFF));
+        }
+        return b;
+    }
+
+    private void evictQuietly() throws Exception {
+        int fd = Posix.openat(Posix.AT_FDCWD, e.dir.resolve("big").toString(), Posix.O_RDONLY, 0);
+        try {
+            LIBC.posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        } finally {
+            Posix.close(fd);
+        }
+    }
+
     /** A file system that refuses O_DIRECT (EINVAL) leaves the fid reading buffered, for good. */
     @Test
     void aFileSystemRefusingDirectReadsIsReadBuffered() throws Exception {
