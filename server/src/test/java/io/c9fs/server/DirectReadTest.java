@@ -73,13 +73,18 @@ class DirectReadTest {
 
     /** The host forgets the file's pages (clean ones: the file was synced). */
     private void evict() throws Exception {
+        assertEquals(0, dropPages());
+        assertEquals(0, cached(), "pages still cached after POSIX_FADV_DONTNEED");
+    }
+
+    /** posix_fadvise(DONTNEED) of the whole file: its result. */
+    private int dropPages() throws Exception {
         int fd = Posix.openat(Posix.AT_FDCWD, e.dir.resolve("big").toString(), Posix.O_RDONLY, 0);
         try {
-            assertEquals(0, LIBC.posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED));
+            return LIBC.posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
         } finally {
             Posix.close(fd);
         }
-        assertEquals(0, cached(), "pages still cached after POSIX_FADV_DONTNEED");
     }
 
     private long cached() throws Exception {
@@ -234,7 +239,7 @@ class DirectReadTest {
         Thread evicting = new Thread(() -> {
             try {
                 while (!stop.get()) {
-                    evictQuietly();
+                    dropPages();
                     Thread.sleep(1);
                 }
             } catch (Throwable t) {
@@ -284,15 +289,6 @@ class DirectReadTest {
             b.writeInt(m << 24 | (version & 0xFFFFFF));
         }
         return b;
-    }
-
-    private void evictQuietly() throws Exception {
-        int fd = Posix.openat(Posix.AT_FDCWD, e.dir.resolve("big").toString(), Posix.O_RDONLY, 0);
-        try {
-            LIBC.posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-        } finally {
-            Posix.close(fd);
-        }
     }
 
     /** A file system that refuses O_DIRECT (EINVAL) leaves the fid reading buffered, for good. */
