@@ -46,10 +46,6 @@ public final class Posix {
     private static final long SYS_CACHESTAT = 451;
     /** Cleared for good once it proves missing (an older kernel, or a seccomp filter that refuses it). */
     private static volatile boolean haveCachestat = true;
-    private static final ThreadLocal<ByteBuffer> CACHESTAT_RANGE = ThreadLocal.withInitial(
-            () -> ByteBuffer.allocateDirect(16).order(ByteOrder.LITTLE_ENDIAN));
-    private static final ThreadLocal<ByteBuffer> CACHESTAT_OUT = ThreadLocal.withInitial(
-            () -> ByteBuffer.allocateDirect(40).order(ByteOrder.LITTLE_ENDIAN));
 
     /** The libc entry points; variadic ones (fcntl, syscall) are declared with the x86_64 integer ABI. */
     public interface LibC {
@@ -317,8 +313,10 @@ public final class Posix {
         if (!haveCachestat) {
             return null;
         }
-        ByteBuffer range = CACHESTAT_RANGE.get();
-        ByteBuffer out = CACHESTAT_OUT.get();
+        // struct cachestat_range {u64 off; u64 len} in, struct cachestat (five u64) out.
+        ByteBuffer b = scratch();
+        ByteBuffer range = b.slice(0, 16).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer out = b.slice(16, 40).order(ByteOrder.LITTLE_ENDIAN);
         range.putLong(0, offset).putLong(8, length);
         if (LIBC.syscall(SYS_CACHESTAT, fd, range, out, 0) < 0) {
             int errno = RUNTIME.getLastError();
