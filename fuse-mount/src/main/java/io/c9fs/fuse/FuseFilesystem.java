@@ -18,6 +18,8 @@ import java.util.List;
 public interface FuseFilesystem {
     /** Set in {@code writeFlags} for page-cache writeback (writepage, and laundering during invalInode). */
     int FUSE_WRITE_CACHE = 1;
+    /** Under {@link #killsSuidgid}: the writer lacks CAP_FSETID, so the write clears setuid/setgid. */
+    int FUSE_WRITE_KILL_SUIDGID = 4;
     /** rename flags. */
     int RENAME_NOREPLACE = 1;
     int RENAME_EXCHANGE = 2;
@@ -183,6 +185,20 @@ public interface FuseFilesystem {
      * and ACLs, as with {@code default_permissions}, which FUSE_POSIX_ACL implies.
      */
     default boolean cachesAcls() {
+        return false;
+    }
+
+    /**
+     * Asked once, before INIT: does this filesystem clear a file's setuid bit, and its setgid bit
+     * when group-executable, where the kernel says so (FUSE_HANDLE_KILLPRIV_V2)? The kernel then
+     * says so on a WRITE whose writer lacks CAP_FSETID (FUSE_WRITE_KILL_SUIDGID), an OPEN or
+     * CREATE with O_TRUNC by such a caller ({@link FuseRequest#killSuidgid}), a SETATTR that
+     * truncates for one or changes the owner ({@link SetattrIn#FATTR_KILL_SUIDGID}), and no longer
+     * does it itself. Why a filesystem would: without it the kernel asks for the file's
+     * security.capability (a GETXATTR round trip) before every write(2), because the superblock
+     * lacks SB_NOSEC, which FUSE sets only for such filesystems; with it, once per inode.
+     */
+    default boolean killsSuidgid() {
         return false;
     }
 

@@ -38,7 +38,8 @@ public final class FuseMount {
         }
         try {
             long connection = connectionId(mp);
-            InitHandshake.Result init = InitHandshake.run(device, options, handlesLocks(fs), fs.cachesAcls());
+            InitHandshake.Result init = InitHandshake.run(device, options, handlesLocks(fs), fs.cachesAcls(),
+                    fs.killsSuidgid());
             widenReadahead(connection, init.maxReadahead());
             FuseSession session = new FuseSession(mp, device, init, fs, options, viaFusermount, connection);
             fs.init(session);

@@ -18,6 +18,15 @@ public interface FuseRequest {
 
     int pid();
 
+    /**
+     * An OPEN or CREATE with O_TRUNC whose caller lacks CAP_FSETID, on a filesystem that
+     * {@link FuseFilesystem#killsSuidgid kills setuid and setgid} (FUSE_OPEN_KILL_SUIDGID): the
+     * truncation must clear them as a local truncation would.
+     */
+    default boolean killSuidgid() {
+        return false;
+    }
+
     /** True once a FUSE_INTERRUPT for this request has arrived. */
     boolean interrupted();
 

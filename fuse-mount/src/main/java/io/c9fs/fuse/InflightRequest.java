@@ -14,6 +14,7 @@ final class InflightRequest implements FuseRequest {
     private final int gid;
     private final int pid;
     private boolean interrupted;
+    private volatile boolean killSuidgid;
     private Runnable action;
 
     InflightRequest(long unique, int uid, int gid, int pid) {
@@ -21,6 +22,16 @@ final class InflightRequest implements FuseRequest {
         this.uid = uid;
         this.gid = gid;
         this.pid = pid;
+    }
+
+    /** The request carries FUSE_OPEN_KILL_SUIDGID; set by the dispatcher before the filesystem sees it. */
+    void killSuidgid(boolean kill) {
+        killSuidgid = kill;
+    }
+
+    @Override
+    public boolean killSuidgid() {
+        return killSuidgid;
     }
 
     @Override

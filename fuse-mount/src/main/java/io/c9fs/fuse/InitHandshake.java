@@ -29,6 +29,7 @@ final class InitHandshake {
     static final long POSIX_ACL = 1L << 20;
     static final long MAX_PAGES = 1L << 22;
     static final long EXPLICIT_INVAL_DATA = 1L << 25;
+    static final long HANDLE_KILLPRIV_V2 = 1L << 28;
     static final long INIT_EXT = 1L << 30;
 
     private static final int EPROTO = 71;
@@ -50,6 +51,14 @@ final class InitHandshake {
 
     /** As above; {@code acls}: the filesystem lets the kernel cache POSIX ACLs (FUSE_POSIX_ACL). */
     static long wanted(MountOptions options, boolean fsLocks, boolean acls) {
+        return wanted(options, fsLocks, acls, false);
+    }
+
+    /**
+     * As above; {@code killsSuidgid}: the filesystem clears setuid and setgid itself when the
+     * kernel says so (FUSE_HANDLE_KILLPRIV_V2, see {@link FuseFilesystem#killsSuidgid}).
+     */
+    static long wanted(MountOptions options, boolean fsLocks, boolean acls, boolean killsSuidgid) {
         long want = ASYNC_READ | ATOMIC_O_TRUNC | BIG_WRITES | DO_READDIRPLUS | ASYNC_DIO
                 | PARALLEL_DIROPS | MAX_PAGES | EXPLICIT_INVAL_DATA | INIT_EXT;
         if (fsLocks) {
@@ -61,10 +70,14 @@ final class InitHandshake {
         if (acls) {
             want |= POSIX_ACL;
         }
+        if (killsSuidgid) {
+            want |= HANDLE_KILLPRIV_V2;
+        }
         return want;
     }
 
-    static Result run(FuseDevice device, MountOptions options, boolean fsLocks, boolean acls) throws FuseException {
+    static Result run(FuseDevice device, MountOptions options, boolean fsLocks, boolean acls, boolean killsSuidgid)
+            throws FuseException {
         // FUSE_MIN_READ_BUFFER: the kernel refuses reads into anything smaller.
         ByteBuffer req = ByteBuffer.allocateDirect(8192 + PAGE_SIZE).order(ByteOrder.LITTLE_ENDIAN);
         if (!device.awaitReadable(INIT_TIMEOUT_MILLIS)) {
@@ -94,7 +107,7 @@ final class InitHandshake {
                     + MAJOR + "." + MIN_MINOR + " or newer)");
         }
         int agreedMinor = Math.min(minor, MAX_MINOR);
-        long flags = wanted(options, fsLocks, acls) & offered;
+        long flags = wanted(options, fsLocks, acls, killsSuidgid) & offered;
         int maxPages = (options.maxWrite() + PAGE_SIZE - 1) / PAGE_SIZE;
         // The kernel offers its bdi's read_ahead_kb (128 KiB) and keeps the smaller of the two;
         // the result is what FuseMount raises the bdi to afterwards.

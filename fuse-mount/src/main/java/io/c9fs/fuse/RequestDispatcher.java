@@ -18,6 +18,8 @@ final class RequestDispatcher {
 
     private final FuseFilesystem fs;
     private final FuseDevice device;
+    /** fuse_open_in.open_flags, fuse_create_in.open_flags: truncating for a caller without CAP_FSETID. */
+    private static final int FUSE_OPEN_KILL_SUIDGID = 1;
     private final Map<Long, InflightRequest> inflight;
     private final Runnable destroy;
     private final ByteBuffer reply;
@@ -145,12 +147,14 @@ final class RequestDispatcher {
                 FuseWire.putEntryOut(out, fs.link(r, req.getLong(in), nodeid, name(req, in + 8, len)));
                 break;
             case Opcode.OPEN:
+                r.killSuidgid((req.getInt(in + 4) & FUSE_OPEN_KILL_SUIDGID) != 0);
                 FuseWire.putOpenOut(out, fs.open(r, nodeid, req.getInt(in)));
                 break;
             case Opcode.OPENDIR:
                 FuseWire.putOpenOut(out, fs.opendir(r, nodeid, req.getInt(in)));
                 break;
             case Opcode.CREATE: {
+                r.killSuidgid((req.getInt(in + 12) & FUSE_OPEN_KILL_SUIDGID) != 0);
                 CreateOut c = fs.create(r, nodeid, name(req, in + 16, len), req.getInt(in), req.getInt(in + 4),
                         req.getInt(in + 8));
                 FuseWire.putEntryOut(out, c.entry());

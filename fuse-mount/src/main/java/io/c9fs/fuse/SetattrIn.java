@@ -17,6 +17,11 @@ public record SetattrIn(int valid, long fh, long size, long lockOwner, long atim
     public static final int FATTR_MTIME_NOW = 256;
     public static final int FATTR_LOCKOWNER = 512;
     public static final int FATTR_CTIME = 1024;
+    /**
+     * Under FUSE_HANDLE_KILLPRIV_V2: clear setuid, and setgid if group-executable (a truncation by
+     * a caller without CAP_FSETID, or any change of owner).
+     */
+    public static final int FATTR_KILL_SUIDGID = 1 << 11;
 
     /** True if every bit of {@code mask} is set in {@link #valid}. */
     public boolean has(int mask) {

@@ -107,6 +107,10 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     private static final int S_IFMT = 0170000;
     private static final int S_IFDIR = 0040000;
+    private static final int S_IFREG = 0100000;
+    private static final int S_ISUID = 04000;
+    private static final int S_ISGID = 02000;
+    private static final int S_IXGRP = 010;
     private static final int R_OK = 4;
     private static final int W_OK = 2;
     private static final int X_OK = 1;
@@ -347,7 +351,11 @@ public final class NinepFilesystem implements FuseFilesystem {
             valid |= Message.Tsetattr.CTIME;
         }
         int tvalid = valid;
+        // FATTR_KILL_SUIDGID: a truncation by a caller without CAP_FSETID, or a new owner; an
+        // explicit mode in the same request is the caller's own choice.
+        boolean kill = in.has(SetattrIn.FATTR_KILL_SUIDGID) && !in.has(SetattrIn.FATTR_MODE);
         node.attrsChanged();
+        node.modeMayHaveChanged();
         Rgetattr a = fresh(r, () -> {
             // ftruncate on an unlinked file only works through the open fid.
             int fid = h != null && h.node == node ? h.fid : fid(r, node);
@@ -355,9 +363,17 @@ public final class NinepFilesystem implements FuseFilesystem {
                 rpc.call(r, new Message.Tsetattr(fid, tvalid, in.mode() & 07777, in.uid(), in.gid(), in.size(),
                         in.atimeSec(), in.atimeNsec(), in.mtimeSec(), in.mtimeNsec()), Message.Rsetattr.class);
             }
+            Rgetattr now = rpc.call(r, new Message.Tgetattr(fid, Rgetattr.BASIC), Rgetattr.class);
+            int bits = kill ? sxidToKill(now.mode()) : 0;
+            if (bits == 0) {
+                return now;
+            }
+            rpc.call(r, new Message.Tsetattr(fid, Message.Tsetattr.MODE, now.mode() & 07777 & ~bits, 0, 0, 0,
+                    0, 0, 0, 0), Message.Rsetattr.class);
             return rpc.call(r, new Message.Tgetattr(fid, Rgetattr.BASIC), Rgetattr.class);
         }, node);
         node.attrsChanged();
+        node.modeMayHaveChanged();
         PageCache pages = policy.pages();
         if (pages != null && in.has(SetattrIn.FATTR_SIZE)) {
             pages.invalidate(node.qidPath, in.size(), 0);
@@ -571,10 +587,18 @@ public final class NinepFilesystem implements FuseFilesystem {
         if ((flags & O_TRUNC) != 0) {
             node.attrsChanged();
         }
+        long modeGeneration = node.modeGeneration();
         OpenHandle h = fresh(r, () -> openFid(r, node, flags & SERVER_OPEN_FLAGS), node);
         Rgetattr a;
         try {
             a = rpc.call(r, new Message.Tgetattr(h.fid, Rgetattr.BASIC), Rgetattr.class);
+            if (r.killSuidgid() && (flags & O_TRUNC) != 0) {
+                // FUSE_OPEN_KILL_SUIDGID: truncated by a caller without CAP_FSETID.
+                clearSxid(r, node, h.fid, a.mode(), modeGeneration);
+            } else if (sxidToKill(a.mode()) == 0) {
+                // Known now, so that this handle's writes need not ask.
+                node.sxidFree(modeGeneration, System.nanoTime() + policy.attrTimeoutNanos());
+            }
         } catch (FuseException e) {
             close(h);
             throw e;
@@ -643,6 +667,7 @@ public final class NinepFilesystem implements FuseFilesystem {
         if (writable(flags)) {
             takeWriteLease(r, h);
         }
+        killOnCreate(r, looked.node, h, flags, mode & 07777 & ~umask, looked.attrs.mode());
         policy.keepCacheOnOpen(looked.node.nodeid, FileStamp.of(looked.attrs));
         return new CreateOut(entry(looked.node, looked.attrs), new OpenOut(h.fh, 0));
     }
@@ -694,6 +719,7 @@ public final class NinepFilesystem implements FuseFilesystem {
             node.attrsChanged();
             h.writer = true;
         }
+        killOnCreate(r, node, h, flags, mode, c.attr().mode());
         policy.keepCacheOnOpen(node.nodeid, FileStamp.of(c.attr()));
         return new CreateOut(entry(node, c.attr()), new OpenOut(h.fh, 0));
     }
@@ -724,6 +750,25 @@ public final class NinepFilesystem implements FuseFilesystem {
     }
 
     /**
+     * CREATE with O_TRUNC by a caller without CAP_FSETID (FUSE_OPEN_KILL_SUIDGID): if it opened
+     * and truncated an existing file, that file's setuid and setgid go as with OPEN. The server
+     * does not say whether the file existed: one whose mode has a bit the creator did not ask for
+     * did. Without O_EXCL only; a write by such a caller clears them anyway.
+     */
+    private void killOnCreate(FuseRequest r, Node node, OpenHandle h, int flags, int askedMode, int mode)
+            throws FuseException {
+        if (r.killSuidgid() && (flags & (O_TRUNC | O_EXCL)) == O_TRUNC && (sxidToKill(mode) & ~askedMode) != 0) {
+            try {
+                clearSxid(r, node, h.fid, mode, node.modeGeneration());
+            } catch (FuseException e) {
+                close(h);
+                forget(node.nodeid, 1);
+                throw e;
+            }
+        }
+    }
+
+    /**
      * Writes pass through to the server. A laundering WRITE (FUSE_WRITE_CACHE: the kernel writing
      * back a dirty page, at msync, munmap, syncfs or inside a recall's notification) is never
      * failed: the kernel would drop the page anyway and the store would be lost without a trace
@@ -734,6 +779,9 @@ public final class NinepFilesystem implements FuseFilesystem {
             throws FuseException {
         OpenHandle h = handle(fh);
         int size = src.remaining();
+        if ((writeFlags & (FUSE_WRITE_KILL_SUIDGID | FUSE_WRITE_CACHE)) == FUSE_WRITE_KILL_SUIDGID) {
+            killSuidgid(r, h.node, h.fid);
+        }
         if ((writeFlags & FUSE_WRITE_CACHE) == 0 && policy.writeBehind(h)) {
             int behindCount = writeBehind(r, h, offset, src);
             if (behindCount >= 0) {
@@ -1364,6 +1412,66 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public boolean cachesAcls() {
         return aclCache && policy instanceof LeasePolicy;
+    }
+
+    /**
+     * FUSE_HANDLE_KILLPRIV_V2: without it the kernel asks for security.capability, a GETXATTR
+     * round trip, before every write(2) (FUSE sets SB_NOSEC only for filesystems that take this
+     * on), which halved the rate of 4 KiB writes. The kernel then leaves the clearing of setuid
+     * and setgid to us ({@link #killSuidgid}). A server's own write cannot be relied on to clear
+     * them: c9fs-serve, and diod as root, write with CAP_FSETID. Capabilities need nothing here:
+     * the server's host clears security.capability on any write, privileged or not.
+     */
+    @Override
+    public boolean killsSuidgid() {
+        return true;
+    }
+
+    /**
+     * What a write or truncation by a caller without CAP_FSETID clears from a regular file's mode
+     * (Linux's should_remove_suid): setuid, and setgid if group-executable (without group execute
+     * it marks mandatory locking, not a privilege).
+     */
+    static int sxidToKill(int mode) {
+        if ((mode & S_IFMT) != S_IFREG) {
+            return 0;
+        }
+        int kill = mode & S_ISUID;
+        if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP)) {
+            kill |= S_ISGID;
+        }
+        return kill;
+    }
+
+    /**
+     * Clears the file's setuid and group-executable setgid bits through {@code fid} before a write
+     * by a caller the kernel found without CAP_FSETID (FUSE_WRITE_KILL_SUIDGID). The server is
+     * asked for the mode only when this mount does not know the file to have neither: once per
+     * attribute timeout at most, and after anything that may have changed the mode.
+     */
+    private void killSuidgid(FuseRequest r, Node node, int fid) throws FuseException {
+        if (node.knownSxidFree(System.nanoTime())) {
+            return;
+        }
+        long generation = node.modeGeneration();
+        Rgetattr a = rpc.call(r, new Message.Tgetattr(fid, Rgetattr.BASIC), Rgetattr.class);
+        clearSxid(r, node, fid, a.mode(), generation);
+    }
+
+    /**
+     * Clears {@link #sxidToKill} of {@code mode}, the mode the server gave at mode generation
+     * {@code generation}, through {@code fid}; then the file is known clean until a mode change.
+     */
+    private void clearSxid(FuseRequest r, Node node, int fid, int mode, long generation) throws FuseException {
+        int kill = sxidToKill(mode);
+        if (kill != 0) {
+            node.attrsChanged();
+            node.modeMayHaveChanged();
+            generation = node.modeGeneration();
+            rpc.call(r, new Message.Tsetattr(fid, Message.Tsetattr.MODE, mode & 07777 & ~kill, 0, 0, 0, 0, 0, 0, 0),
+                    Message.Rsetattr.class);
+        }
+        node.sxidFree(generation, System.nanoTime() + policy.attrTimeoutNanos());
     }
 
     /**

@@ -74,6 +74,19 @@ final class Node {
                                long until) {
     }
 
+    /**
+     * Bumped by everything that may change the file's mode other than this mount clearing its
+     * setuid and setgid bits: a recall of its attributes, a change on the server machine, a
+     * setattr or an ACL set through this mount ({@link #xattrsChanged} bumps it), a reconnection.
+     * Not by writes: unlike {@link #attrGeneration}, a writer keeps what {@link #sxidFree} learnt.
+     */
+    private final AtomicLong modeGeneration = new AtomicLong();
+    /** See {@link #knownSxidFree}. */
+    private volatile SxidFree sxidFree;
+
+    private record SxidFree(long generation, long until) {
+    }
+
     /** Most names {@link #names} keeps of one directory; past it the directory is not known whole. */
     private static final int MAX_KNOWN_NAMES = 65536;
     /**
@@ -256,10 +269,43 @@ final class Node {
         cached = null;
     }
 
-    /** The file's xattrs may have changed: forget every absence learnt so far. */
+    /**
+     * The file's xattrs may have changed: forget every absence learnt so far. Every caller is also
+     * a place where the mode may have changed (an ACL's group entry is the mode's group bits).
+     */
     void xattrsChanged() {
         xattrGeneration.incrementAndGet();
         absentXattrs.set(null);
+        modeMayHaveChanged();
+    }
+
+    /** To be read before asking the server for the mode, and handed to {@link #sxidFree}. */
+    long modeGeneration() {
+        return modeGeneration.get();
+    }
+
+    /** The mode may have changed (see {@link #modeGeneration}). */
+    void modeMayHaveChanged() {
+        modeGeneration.incrementAndGet();
+        sxidFree = null;
+    }
+
+    /**
+     * The mode the server gave when the mode generation was {@code generation} has no bit that a
+     * write by an unprivileged caller must clear; trusted until {@code until} (System.nanoTime).
+     */
+    void sxidFree(long generation, long until) {
+        if (modeGeneration.get() == generation) {
+            // A bump between the check and the store leaves a record of a stale generation,
+            // which knownSxidFree ignores.
+            sxidFree = new SxidFree(generation, until);
+        }
+    }
+
+    /** True if neither setuid nor group-executable setgid can be set now: see {@link #sxidFree}. */
+    boolean knownSxidFree(long now) {
+        SxidFree s = sxidFree;
+        return s != null && s.generation == modeGeneration.get() && now - s.until < 0;
     }
 
     @Override

@@ -61,6 +61,10 @@ class UnitsTest {
         // FUSE_POSIX_ACL implies default_permissions: only for a filesystem that asks for it.
         assertEquals(0, plain & InitHandshake.POSIX_ACL);
         assertEquals(InitHandshake.POSIX_ACL, InitHandshake.wanted(d, false, true) & InitHandshake.POSIX_ACL);
+        // FUSE_HANDLE_KILLPRIV_V2 hands the clearing of setuid/setgid to the filesystem: only if it does it.
+        assertEquals(0, plain & InitHandshake.HANDLE_KILLPRIV_V2);
+        assertEquals(InitHandshake.HANDLE_KILLPRIV_V2,
+                InitHandshake.wanted(d, false, false, true) & InitHandshake.HANDLE_KILLPRIV_V2);
         long all = InitHandshake.wanted(d.withWritebackCache(true), true);
         assertEquals(InitHandshake.POSIX_LOCKS | InitHandshake.WRITEBACK_CACHE,
                 all & (InitHandshake.POSIX_LOCKS | InitHandshake.WRITEBACK_CACHE));
