@@ -8,12 +8,29 @@ final class Attrs {
     private Attrs() {
     }
 
-    /** The kernel attributes of a file; the inode number is the server's qid.path. */
-    static Attr of(Rgetattr a) {
+    /** The largest st_blksize a mount reports: as NFS's default wsize, and glibc's stdio buffers are this big. */
+    static final int MAX_IO_BLKSIZE = 1 << 20;
+
+    /**
+     * The st_blksize a mount reports for every file: the largest power of two that fits one Twrite
+     * or Rread ({@code iounit}), at most {@link #MAX_IO_BLKSIZE}, at least 4 KiB. st_blksize is the
+     * "preferred I/O size": glibc sizes a FILE's buffer by it and cp its copies. The server's own
+     * (4 KiB for ext4) made every stdio write(2) 4 KiB, each one FUSE round trip and one Twrite;
+     * NFS reports its wsize and v9fs its msize for the same reason.
+     */
+    static int ioBlksize(int iounit) {
+        return Integer.highestOneBit(Math.max(4096, Math.min(iounit, MAX_IO_BLKSIZE)));
+    }
+
+    /**
+     * The kernel attributes of a file; the inode number is the server's qid.path and the block
+     * size {@code blksize} (see {@link #ioBlksize}).
+     */
+    static Attr of(Rgetattr a, int blksize) {
         return new Attr(a.qid().path(), a.size(), a.blocks(),
                 a.atimeSec(), (int) a.atimeNsec(), a.mtimeSec(), (int) a.mtimeNsec(),
                 a.ctimeSec(), (int) a.ctimeNsec(), a.mode(), (int) Math.min(a.nlink(), Integer.MAX_VALUE),
-                a.uid(), a.gid(), kernelDev(a.rdev()), (int) Math.min(Math.max(a.blksize(), 0), 1 << 20));
+                a.uid(), a.gid(), kernelDev(a.rdev()), blksize);
     }
 
     /** glibc's 64-bit dev_t (what a 9P2000.L server sends) to the kernel's 32-bit new_encode_dev. */

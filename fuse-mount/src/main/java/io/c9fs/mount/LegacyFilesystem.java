@@ -71,6 +71,8 @@ public final class LegacyFilesystem implements FuseFilesystem {
     private static final int READDIRPLUS_GROUP = 64;
 
     private final NinepSession client;
+    /** st_blksize of every file: {@link Attrs#ioBlksize} of the connection's iounit. */
+    private final int blksize;
     private final int rootFid;
     /** The root's attributes as last fetched, for umount(8) during an outage (see NinepFilesystem). */
     private volatile Attr rootAttr;
@@ -98,6 +100,7 @@ public final class LegacyFilesystem implements FuseFilesystem {
             throw new IllegalArgumentException("9P2000.L connections belong to NinepFilesystem");
         }
         this.client = client;
+        this.blksize = Attrs.ioBlksize(client.iounit());
         this.rootFid = rootFid;
         this.rpc = new Rpc(client, requestTimeout);
         this.reaper = new FidReaper(rpc, requestTimeout);
@@ -630,6 +633,6 @@ public final class LegacyFilesystem implements FuseFilesystem {
         int gid = s.nGid() != Stat.NONUNAME ? s.nGid() : ownerGid;
         long mtime = Integer.toUnsignedLong(s.mtime());
         return new Attr(s.qid().path(), s.length(), (s.length() + 511) / 512, Integer.toUnsignedLong(s.atime()), 0,
-                mtime, 0, mtime, 0, type | perm, type == S_IFDIR ? 2 : 1, uid, gid, rdev, 4096);
+                mtime, 0, mtime, 0, type | perm, type == S_IFDIR ? 2 : 1, uid, gid, rdev, blksize);
     }
 }

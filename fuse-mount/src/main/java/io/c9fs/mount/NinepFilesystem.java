@@ -145,6 +145,8 @@ public final class NinepFilesystem implements FuseFilesystem {
 
     private final NinepSession client;
     private final Rpc rpc;
+    /** st_blksize of every file: {@link Attrs#ioBlksize} of the connection's iounit. */
+    private final int blksize;
     private final NodeTable nodes;
     /**
      * Largest Tread/Twrite this mount sends even when msize allows more. c9fs-serve runs the
@@ -217,6 +219,7 @@ public final class NinepFilesystem implements FuseFilesystem {
         this.requestTimeout = requestTimeout;
         this.reaper = new FidReaper(rpc, requestTimeout);
         this.nodes = new NodeTable(rootQid, rootFid, rpc::clunk, reaper::retire);
+        this.blksize = Attrs.ioBlksize(client.iounit());
         if (client.dialect() == Dialect.P9P2000_L_C9) {
             nodes.onUnlisted(this::unlisted);
         }
@@ -300,13 +303,13 @@ public final class NinepFilesystem implements FuseFilesystem {
         if (policy.recalls()) {
             Rgetattr known = node.cachedAttrs(System.nanoTime(), nameChanges.get());
             if (known != null) {
-                return new AttrOut(policy.attrTimeoutNanos(), Attrs.of(known));
+                return new AttrOut(policy.attrTimeoutNanos(), Attrs.of(known, blksize));
             }
         }
         boolean root = nodeid == NodeTable.ROOT;
         Rgetattr last = rootAttrs;
         if (root && last != null && !client.isOpen()) {
-            return new AttrOut(0, Attrs.of(last)); // not kept: asked again once the server is back
+            return new AttrOut(0, Attrs.of(last, blksize)); // not kept: asked again once the server is back
         }
         OpenHandle h = fh == -1 ? null : handles.get(fh);
         Rgetattr a = fresh(r, () -> rpc.call(r, new Message.Tgetattr(h != null && h.node == node ? h.fid : fid(r, node),
@@ -314,7 +317,7 @@ public final class NinepFilesystem implements FuseFilesystem {
         if (root) {
             rootAttrs = a;
         }
-        return new AttrOut(policy.attrTimeoutNanos(), Attrs.of(a));
+        return new AttrOut(policy.attrTimeoutNanos(), Attrs.of(a, blksize));
     }
 
     @Override
@@ -378,7 +381,7 @@ public final class NinepFilesystem implements FuseFilesystem {
         if (pages != null && in.has(SetattrIn.FATTR_SIZE)) {
             pages.invalidate(node.qidPath, in.size(), 0);
         }
-        return new AttrOut(policy.attrTimeoutNanos(), Attrs.of(a));
+        return new AttrOut(policy.attrTimeoutNanos(), Attrs.of(a, blksize));
     }
 
     @Override
@@ -1230,7 +1233,7 @@ public final class NinepFilesystem implements FuseFilesystem {
                     }
                     long valid = Math.max(0, until - System.nanoTime());
                     node.kernelEntryUntil = batch.sentAt() + Math.min(entryNanos, attrNanos);
-                    e = new EntryOut(node.nodeid, 0, entryNanos, valid, Attrs.of(a.attr()));
+                    e = new EntryOut(node.nodeid, 0, entryNanos, valid, Attrs.of(a.attr(), blksize));
                 }
                 if (!out.add(d.name(), e, d.offset())) {
                     if (node != null) {
@@ -2004,7 +2007,7 @@ public final class NinepFilesystem implements FuseFilesystem {
         long entryNanos = policy.entryTimeoutNanos();
         long attrNanos = policy.attrTimeoutNanos();
         node.kernelEntryUntil = System.nanoTime() + Math.min(entryNanos, attrNanos);
-        return new EntryOut(node.nodeid, 0, entryNanos, attrNanos, Attrs.of(a));
+        return new EntryOut(node.nodeid, 0, entryNanos, attrNanos, Attrs.of(a, blksize));
     }
 
 

@@ -52,6 +52,14 @@ class ServeMountTest {
         }
     }
 
+    /** st_blksize is the transfer size (1 MiB at the default msize), not the server's 4 KiB: stdio buffers by it. */
+    @Test
+    void filesReportTheTransferSizeAsTheirBlockSize() throws Exception {
+        Path f = Files.writeString(m.mnt.resolve("blk"), "x");
+        runOk("1048576", null, "stat", "-c", "%o", f.toString());
+        runOk("4096", null, "stat", "-c", "%o", m.export.resolve("blk").toString());
+    }
+
     @Test
     void cPrograms() throws Exception {
         Path rw = Files.createDirectory(m.mnt.resolve("rw"));
