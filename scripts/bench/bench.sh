@@ -277,7 +277,10 @@ for p in "${peer_list[@]}"; do
 done
 prepare_export
 for ((round = 1; round <= rounds; round++)); do
-	for p in "${runnable[@]}"; do
+	# Each round starts one peer later: no peer always runs right after another's writes,
+	# deletions and dropped caches (the host file system's state carries over between peers).
+	for ((k = 0; k < ${#runnable[@]}; k++)); do
+		p=${runnable[$(((k + round - 1) % ${#runnable[@]}))]}
 		# A peer that breaks mid-round (a mount that fails, a wedged server) costs that
 		# peer its round, not the whole run: the subshell keeps errexit, the loop does not.
 		set +e
