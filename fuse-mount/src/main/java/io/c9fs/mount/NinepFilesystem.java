@@ -166,6 +166,11 @@ public final class NinepFilesystem implements FuseFilesystem {
      * eight 1 MiB WRITEs, enough to keep both daemons and the link busy while dd waits for none.
      */
     private final WriteBehind behind = new WriteBehind(8 << 20);
+    /** WRITEs below this size are gathered (WriteGather); larger ones go as they come. */
+    private static final int GATHER_BELOW = 256 * 1024;
+    /** The longest gathered bytes wait for more before they are sent. */
+    private static final long GATHER_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(5);
+    private final WriteGather gather = new WriteGather(this::sendBehind, GATHER_NANOS);
     private final AtomicLong writebackErrors = new AtomicLong();
     private final AtomicLong writtenBehind = new AtomicLong();
     private final int rootFid;
@@ -220,6 +225,7 @@ public final class NinepFilesystem implements FuseFilesystem {
         this.reaper = new FidReaper(rpc, requestTimeout);
         this.nodes = new NodeTable(rootQid, rootFid, rpc::clunk, reaper::retire);
         this.blksize = Attrs.ioBlksize(client.iounit());
+        behind.sendsGathered(gather::flush);
         if (client.dialect() == Dialect.P9P2000_L_C9) {
             nodes.onUnlisted(this::unlisted);
         }
@@ -254,6 +260,7 @@ public final class NinepFilesystem implements FuseFilesystem {
     @Override
     public void destroy() {
         behind.drainAll(rpc);
+        gather.close();
         policy.stop();
         reaper.close();
         for (LockOwners.Holder l : locks.clear()) {
@@ -821,7 +828,8 @@ public final class NinepFilesystem implements FuseFilesystem {
     /**
      * Write-behind (docs/coherence.md): the file is held under this mount's write lease, so no one
      * else reads or stats it without a recall, whose acknowledgement waits for these Twrites. The
-     * WRITE is answered with its full count once they are sent; a failure or short count is kept
+     * WRITE is answered with its full count once they are sent, or for a small one, once its bytes
+     * are gathered with the ones before it ({@link WriteGather}); a failure or short count is kept
      * as a write-back error (errseq) and reported at the next FSYNC or FLUSH of the file.
      */
     private int writeBehind(FuseRequest r, OpenHandle h, long offset, ByteBuffer src) throws FuseException {
@@ -835,16 +843,33 @@ public final class NinepFilesystem implements FuseFilesystem {
             return -1;
         }
         writtenBehind.incrementAndGet();
+        PageCache pages = policy.pages();
+        if (pages != null) {
+            pages.invalidate(path, offset, size);
+        }
+        if (size < GATHER_BELOW) {
+            gather.add(path, h, offset, src, done);
+            return size;
+        }
+        // Whatever is gathered first: one fid's Twrites are served in order.
+        gather.flush(path);
+        sendBehind(h, offset, src, List.of(done));
+        return size;
+    }
+
+    /**
+     * Sends {@code src} at {@code offset} through {@code h} as written behind and, once answered,
+     * completes {@code dones}; a failure or short count is kept as the file's write-back error.
+     * Never throws: a send that cannot even start fails the same way.
+     */
+    private void sendBehind(OpenHandle h, long offset, ByteBuffer src, List<CompletableFuture<Void>> dones) {
+        int size = src.remaining();
+        long path = h.node.qidPath;
         CompletableFuture<Integer> sent;
         try {
             sent = rpc.bounded(DataPath.writeAsync(rpc, h.fid, h.chunk, offset, src));
         } catch (RuntimeException e) {
-            done.complete(null);
-            throw new FuseException(Errno.EIO, "write of " + h.node + ": " + e);
-        }
-        PageCache pages = policy.pages();
-        if (pages != null) {
-            pages.invalidate(path, offset, size);
+            sent = CompletableFuture.failedFuture(new FuseException(Errno.EIO, "write of " + h.node + ": " + e));
         }
         sent.whenComplete((n, err) -> {
             try {
@@ -865,10 +890,9 @@ public final class NinepFilesystem implements FuseFilesystem {
                     p.invalidate(path, offset, size);
                 }
             } finally {
-                done.complete(null);
+                dones.forEach(d -> d.complete(null));
             }
         });
-        return size;
     }
 
     /**
@@ -886,6 +910,10 @@ public final class NinepFilesystem implements FuseFilesystem {
         OpenHandle fhHandle = handles.get(fh);
         if (fhHandle != null && !behind.sole(fhHandle.node.qidPath)) {
             behind.drain(rpc, r, fhHandle.node.qidPath);
+        } else if (fhHandle != null) {
+            // Not waited for, but sent before close(2) returns, as ungathered WRITEs are: a
+            // program on the server machine that reads the file next finds the bytes there.
+            gather.flush(fhHandle.node.qidPath);
         }
         LockOwners.Holder mine = locks.remove(nodeid, lockOwner);
         if (mine != null) {

@@ -47,6 +47,11 @@ final class WriteBehind {
     /** Recalls seen (of any file): a writer opening while one arrives cannot tell whose it was. */
     private final java.util.concurrent.atomic.AtomicLong recalls = new java.util.concurrent.atomic.AtomicLong();
     private final long boundBytes;
+    /**
+     * Sends what {@link WriteGather} holds of a file: called before anything waits for that
+     * file's WRITEs, whose Twrites may not have gone yet.
+     */
+    private volatile java.util.function.LongConsumer sendGathered = path -> { };
 
     /** @param boundBytes how many bytes of one file may be in flight before a WRITE waits */
     WriteBehind(long boundBytes) {
@@ -66,8 +71,14 @@ final class WriteBehind {
             if (wait == null) {
                 return;
             }
+            sendGathered.accept(path);
             rpc.await(r, wait);
         }
+    }
+
+    /** See {@link #sendGathered}; set once, before the first WRITE. */
+    void sendsGathered(java.util.function.LongConsumer send) {
+        sendGathered = send;
     }
 
     private CompletableFuture<Void> blocking(long path, int fid, int size) {
@@ -219,6 +230,7 @@ final class WriteBehind {
 
     /** The WRITEs of {@code path} in flight now (those started later are not waited for). */
     private CompletableFuture<Void> pending(long path) {
+        sendGathered.accept(path);
         List<CompletableFuture<Void>> now = new ArrayList<>();
         files.computeIfPresent(path, (p, f) -> {
             now.addAll(f.writes.keySet());

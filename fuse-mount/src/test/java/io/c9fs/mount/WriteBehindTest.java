@@ -261,6 +261,36 @@ class WriteBehindTest {
         assertEquals(6L * MIB, Files.size(export.resolve("c")));
     }
 
+    /**
+     * 4 KiB WRITEs are gathered into far fewer Twrites (WriteGather), and nothing another mount or
+     * the server machine can observe changes: b's stat and read while a still writes see every
+     * byte a's write(2)s returned (b's look recalls a's lease, whose acknowledgement sends and
+     * waits for what is gathered), and the server has all of it once a's close(2) returned and b
+     * read the file.
+     */
+    @Test
+    void smallWritesAreGatheredAndNothingObservableChanges() throws Exception {
+        start(false, true);
+        byte[] data = random(500, 8 * MIB);
+        Path fa = mntA.resolve("small");
+        try (FileChannel w = FileChannel.open(fa, StandardOpenOption.WRITE, StandardOpenOption.CREATE_NEW)) {
+            long before = server.stats().answered();
+            for (int off = 0; off < data.length; off += 4096) {
+                assertEquals(4096, w.write(ByteBuffer.wrap(data, off, 4096), off));
+                if (off == 5 * MIB) {
+                    // b's look ends write-behind of the file (the rest is written through).
+                    long requests = server.stats().answered() - before;
+                    assertTrue(requests < 256, requests + " requests for the first 1,281 WRITEs of 4 KiB");
+                    assertEquals(5 * MIB + 4096, Files.size(mntB.resolve("small")), "b's stat while a writes");
+                }
+            }
+        }
+        try (FileChannel r = FileChannel.open(mntB.resolve("small"), StandardOpenOption.READ)) {
+            assertArrayEquals(data, read(r, 0, data.length), "b's read of the whole file");
+        }
+        assertArrayEquals(data, Files.readAllBytes(export.resolve("small")), "the server's copy");
+    }
+
     @Test
     void anotherMountSeesBytesAndSizeOnceWriteReturned() throws Exception {
         start(false, true);
