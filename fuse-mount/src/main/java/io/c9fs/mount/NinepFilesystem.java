@@ -166,7 +166,7 @@ public final class NinepFilesystem implements FuseFilesystem {
      * eight 1 MiB WRITEs, enough to keep both daemons and the link busy while dd waits for none.
      */
     private final WriteBehind behind = new WriteBehind(8 << 20);
-    /** WRITEs below this size are gathered (WriteGather); larger ones go as they come. */
+    /** WRITEs below this size, and below a chunk, are gathered (WriteGather); larger ones go as they come. */
     private static final int GATHER_BELOW = 256 * 1024;
     /** The longest gathered bytes wait for more before they are sent. */
     private static final long GATHER_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(5);
@@ -847,7 +847,7 @@ public final class NinepFilesystem implements FuseFilesystem {
         if (pages != null) {
             pages.invalidate(path, offset, size);
         }
-        if (size < GATHER_BELOW) {
+        if (size < Math.min(GATHER_BELOW, h.chunk)) {
             gather.add(path, h, offset, src, done);
             return size;
         }

@@ -80,7 +80,7 @@ final class WriteGather implements AutoCloseable {
      * Takes a WRITE of {@code src} at {@code offset} through {@code h}, recorded in
      * {@link WriteBehind} as {@code done}: appended to the file's gathered bytes if it continues
      * them on the same handle and they stay within a chunk, else it starts them anew (the old ones
-     * are sent). {@code src} is copied before this returns.
+     * are sent). {@code src} is copied before this returns; it must be smaller than a chunk.
      */
     void add(long path, OpenHandle h, long offset, ByteBuffer src, CompletableFuture<Void> done) {
         Gather started = null;

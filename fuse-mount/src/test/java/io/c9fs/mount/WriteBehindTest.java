@@ -44,6 +44,8 @@ class WriteBehindTest {
     Path mntB;
 
     TcpRelay throttle;
+    /** Mount options of a. */
+    String optionsA = "timeout=30";
 
     void start(boolean smallDisk, boolean two) throws Exception {
         start(smallDisk, two, 0);
@@ -68,7 +70,7 @@ class WriteBehindTest {
             throttle = new TcpRelay(server.port(), throttleBytes);
             portA = throttle.port();
         }
-        a = MountDaemon.start("127.0.0.1:" + portA, mntA, "timeout=30", scratch.resolve("a.log"));
+        a = MountDaemon.start("127.0.0.1:" + portA, mntA, optionsA, scratch.resolve("a.log"));
         if (two) {
             mntB = Files.createDirectory(scratch.resolve("b"));
             b = MountDaemon.start("127.0.0.1:" + server.port(), mntB, "timeout=30", scratch.resolve("b.log"));
@@ -289,6 +291,30 @@ class WriteBehindTest {
             assertArrayEquals(data, read(r, 0, data.length), "b's read of the whole file");
         }
         assertArrayEquals(data, Files.readAllBytes(export.resolve("small")), "the server's copy");
+    }
+
+    /**
+     * With a 64 KiB msize a chunk is smaller than the largest WRITE that is gathered: such WRITEs
+     * go as they come, the smaller ones are gathered, and the bytes are the bytes.
+     */
+    @Test
+    void writesLargerThanASmallChunkAreNotGathered() throws Exception {
+        optionsA = "timeout=30,msize=65560";
+        start(false, false);
+        byte[] data = random(600, 3 * MIB + 777);
+        try (FileChannel w = FileChannel.open(mntA.resolve("odd"), StandardOpenOption.WRITE,
+                StandardOpenOption.CREATE_NEW)) {
+            int[] sizes = {100 * 1024, 4096, 70 * 1024, 300, 200 * 1024};
+            int off = 0;
+            for (int i = 0; off < data.length; i++) {
+                int n = Math.min(sizes[i % sizes.length], data.length - off);
+                assertEquals(n, w.write(ByteBuffer.wrap(data, off, n), off));
+                off += n;
+            }
+            w.force(false);
+            assertArrayEquals(data, Files.readAllBytes(export.resolve("odd")), "the server's copy after fsync");
+        }
+        assertArrayEquals(data, Files.readAllBytes(mntA.resolve("odd")));
     }
 
     @Test
