@@ -6,9 +6,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -41,6 +41,8 @@ final class WriteGather implements AutoCloseable {
         final long offset;
         ByteBuffer data;
         final List<CompletableFuture<Void>> dones = new ArrayList<>();
+        /** The timer's send; cancelled when the bytes go earlier (most often at FLUSH). */
+        ScheduledFuture<?> timeout;
 
         Gather(OpenHandle h, long offset) {
             this.h = h;
@@ -65,7 +67,7 @@ final class WriteGather implements AutoCloseable {
     private final Sender sender;
     private final long delayNanos;
     private final Map<Long, Gather> gathers = new HashMap<>();
-    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
+    private final ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, r -> {
         Thread t = new Thread(r, "c9fs-write-gather");
         t.setDaemon(true);
         return t;
@@ -74,6 +76,9 @@ final class WriteGather implements AutoCloseable {
     WriteGather(Sender sender, long delayNanos) {
         this.sender = sender;
         this.delayNanos = delayNanos;
+        // A file written and closed in one go (most small files) cancels its send at FLUSH:
+        // gone from the queue, it does not wake the timer thread 5 ms later.
+        timer.setRemoveOnCancelPolicy(true);
     }
 
     /**
@@ -82,32 +87,27 @@ final class WriteGather implements AutoCloseable {
      * them on the same handle and they stay within a chunk, else it starts them anew (the old ones
      * are sent). {@code src} is copied before this returns; it must be smaller than a chunk.
      */
-    void add(long path, OpenHandle h, long offset, ByteBuffer src, CompletableFuture<Void> done) {
-        Gather started = null;
-        synchronized (this) {
-            Gather g = gathers.get(path);
-            if (g != null && g.h == h && g.end() == offset && g.data.position() + src.remaining() <= h.chunk) {
-                g.add(src, done);
-                if (g.data.position() == h.chunk) {
-                    send(gathers.remove(path));
-                }
-            } else {
-                if (g != null) {
-                    send(g);
-                }
-                started = new Gather(h, offset);
-                started.add(src, done);
-                gathers.put(path, started);
+    synchronized void add(long path, OpenHandle h, long offset, ByteBuffer src, CompletableFuture<Void> done) {
+        Gather g = gathers.get(path);
+        if (g != null && g.h == h && g.end() == offset && g.data.position() + src.remaining() <= h.chunk) {
+            g.add(src, done);
+            if (g.data.position() == h.chunk) {
+                send(gathers.remove(path));
             }
+            return;
         }
-        if (started != null) {
-            Gather s = started;
-            try {
-                timer.schedule(() -> sendIfStill(path, s), delayNanos, TimeUnit.NANOSECONDS);
-            } catch (RejectedExecutionException e) {
-                sendIfStill(path, s); // closed: nothing waits any more
-            }
+        if (g != null) {
+            send(g);
         }
+        Gather started = new Gather(h, offset);
+        started.add(src, done);
+        try {
+            started.timeout = timer.schedule(() -> sendIfStill(path, started), delayNanos, TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException e) {
+            send(started); // closed: nothing to wait for
+            return;
+        }
+        gathers.put(path, started);
     }
 
     /** Sends what is gathered of {@code path} now. */
@@ -126,6 +126,9 @@ final class WriteGather implements AutoCloseable {
 
     /** Under the monitor. */
     private void send(Gather g) {
+        if (g.timeout != null) {
+            g.timeout.cancel(false);
+        }
         sender.send(g.h, g.offset, g.data.flip(), g.dones);
     }
 
