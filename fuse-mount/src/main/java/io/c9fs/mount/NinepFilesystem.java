@@ -847,12 +847,13 @@ public final class NinepFilesystem implements FuseFilesystem {
         if (pages != null) {
             pages.invalidate(path, offset, size);
         }
-        if (size < Math.min(GATHER_BELOW, h.chunk)) {
-            gather.add(path, h, offset, src, done);
+        if (size < Math.min(GATHER_BELOW, h.chunk) && gather.add(path, h, offset, src, done)) {
             return size;
         }
-        // Whatever is gathered first: one fid's Twrites are served in order.
-        gather.flush(path);
+        if (size >= Math.min(GATHER_BELOW, h.chunk)) {
+            // Whatever is gathered first: one fid's Twrites are served in order.
+            gather.flush(path);
+        }
         sendBehind(h, offset, src, List.of(done));
         return size;
     }

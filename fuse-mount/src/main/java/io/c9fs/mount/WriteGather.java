@@ -21,6 +21,10 @@ import java.util.concurrent.TimeUnit;
  * when anything waits for the file's writes, and at the latest {@code delayNanos} after the first.
  * Each WRITE keeps its own entry in {@link WriteBehind}, completed with the gathered Twrite.
  *
+ * <p>Only a WRITE that continues the one before it is gathered: a file written in one piece (most
+ * small files) has its Twrite sent with the WRITE, as before, so it is on its way before close(2)
+ * and nothing waits for a timer.
+ *
  * <p>Threads: every method from any thread; sends run on the caller's thread or the gather
  * timer's. One monitor (this) guards the map and is held while a gathered Twrite is handed to the
  * {@link Sender}: the server serves one fid's requests in the order they arrive, so a gather the
@@ -67,6 +71,11 @@ final class WriteGather implements AutoCloseable {
     private final Sender sender;
     private final long delayNanos;
     private final Map<Long, Gather> gathers = new HashMap<>();
+    /** Where the last WRITE of a file sent alone ended, and through which handle: the next may start a gather. */
+    private final Map<Long, Tail> tails = new HashMap<>();
+
+    private record Tail(OpenHandle h, long end) {
+    }
     private final ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, r -> {
         Thread t = new Thread(r, "c9fs-write-gather");
         t.setDaemon(true);
@@ -82,22 +91,28 @@ final class WriteGather implements AutoCloseable {
     }
 
     /**
-     * Takes a WRITE of {@code src} at {@code offset} through {@code h}, recorded in
+     * Offers a WRITE of {@code src} at {@code offset} through {@code h}, recorded in
      * {@link WriteBehind} as {@code done}: appended to the file's gathered bytes if it continues
-     * them on the same handle and they stay within a chunk, else it starts them anew (the old ones
-     * are sent). {@code src} is copied before this returns; it must be smaller than a chunk.
+     * them on the same handle and they stay within a chunk; else what is gathered is sent, and the
+     * WRITE starts a new gather if it continues the file's last WRITE. False if it does not: the
+     * caller sends it now. {@code src} is copied before this returns; it must be smaller than a chunk.
      */
-    synchronized void add(long path, OpenHandle h, long offset, ByteBuffer src, CompletableFuture<Void> done) {
+    synchronized boolean add(long path, OpenHandle h, long offset, ByteBuffer src, CompletableFuture<Void> done) {
         Gather g = gathers.get(path);
         if (g != null && g.h == h && g.end() == offset && g.data.position() + src.remaining() <= h.chunk) {
             g.add(src, done);
             if (g.data.position() == h.chunk) {
                 send(gathers.remove(path));
             }
-            return;
+            return true;
         }
         if (g != null) {
-            send(g);
+            send(gathers.remove(path));
+        }
+        Tail t = tails.get(path);
+        if (t == null || t.h() != h || t.end() != offset) {
+            tails.put(path, new Tail(h, offset + src.remaining()));
+            return false;
         }
         Gather started = new Gather(h, offset);
         started.add(src, done);
@@ -105,12 +120,13 @@ final class WriteGather implements AutoCloseable {
             started.timeout = timer.schedule(() -> sendIfStill(path, started), delayNanos, TimeUnit.NANOSECONDS);
         } catch (RejectedExecutionException e) {
             send(started); // closed: nothing to wait for
-            return;
+            return true;
         }
         gathers.put(path, started);
+        return true;
     }
 
-    /** Sends what is gathered of {@code path} now. */
+    /** Sends what is gathered of {@code path} now (a WRITE continuing it starts a new gather). */
     synchronized void flush(long path) {
         Gather g = gathers.remove(path);
         if (g != null) {
@@ -124,19 +140,23 @@ final class WriteGather implements AutoCloseable {
         }
     }
 
-    /** Under the monitor. */
+    /** Under the monitor, {@code g} already out of the map. */
     private void send(Gather g) {
         if (g.timeout != null) {
             g.timeout.cancel(false);
         }
+        long path = g.h.node.qidPath;
+        tails.put(path, new Tail(g.h, g.end()));
         sender.send(g.h, g.offset, g.data.flip(), g.dones);
     }
 
     /** Sends everything gathered and stops the timer. */
     @Override
     public synchronized void close() {
-        gathers.values().forEach(this::send);
+        List<Gather> left = new ArrayList<>(gathers.values());
         gathers.clear();
+        left.forEach(this::send);
+        tails.clear();
         timer.shutdownNow();
     }
 }

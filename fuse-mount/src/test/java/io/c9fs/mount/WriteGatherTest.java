@@ -2,6 +2,7 @@ package io.c9fs.mount;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.c9fs.transport.proto.Qid;
@@ -43,36 +44,43 @@ class WriteGatherTest {
     }
 
     @Test
-    void contiguousWritesOfOneHandleGoAsOneUntilAChunkIsFull() {
+    void aWriteAloneGoesAloneAndTheOnesContinuingItGoAsOneUntilAChunkIsFull() {
         try (WriteGather g = gather(60_000)) {
+            assertFalse(g.add(7, h, 96, bytes(0, 4), new CompletableFuture<>()), "the first: sent by the caller");
             List<CompletableFuture<Void>> dones = new ArrayList<>();
             for (int i = 0; i < 4; i++) {
                 CompletableFuture<Void> d = new CompletableFuture<>();
                 dones.add(d);
-                g.add(7, h, 100 + 4 * i, bytes(4 * i, 4), d);
+                assertTrue(g.add(7, h, 100 + 4 * i, bytes(4 * i, 4), d));
             }
             assertEquals(1, sent.size(), "16 bytes fill the 16-byte chunk: sent at once");
             assertEquals(100, sent.get(0).offset());
             assertArrayEquals(bytes(0, 16).array(), sent.get(0).data());
             assertEquals(dones, sent.get(0).dones());
+            assertTrue(g.add(7, h, 116, bytes(16, 4), new CompletableFuture<>()), "continues the chunk just sent");
         }
+        assertEquals(2, sent.size(), "close sends the rest");
     }
 
     @Test
     void aGapAnotherHandleOrAFlushSendsWhatIsGathered() {
         try (WriteGather g = gather(60_000)) {
-            g.add(7, h, 0, bytes(0, 4), new CompletableFuture<>());
-            g.add(7, h, 4, bytes(4, 4), new CompletableFuture<>());
+            assertFalse(g.add(7, h, 0, bytes(0, 4), new CompletableFuture<>()));
+            assertTrue(g.add(7, h, 4, bytes(4, 4), new CompletableFuture<>()));
+            assertTrue(g.add(7, h, 8, bytes(8, 4), new CompletableFuture<>()));
             assertTrue(sent.isEmpty());
-            g.add(7, h, 20, bytes(20, 4), new CompletableFuture<>()); // a gap
-            assertEquals(1, sent.size());
-            assertArrayEquals(bytes(0, 8).array(), sent.get(0).data());
-            g.add(7, other, 24, bytes(24, 4), new CompletableFuture<>()); // contiguous, but another fid
+            assertFalse(g.add(7, h, 20, bytes(20, 4), new CompletableFuture<>()), "a gap: sent alone");
+            assertEquals(1, sent.size(), "after what was gathered");
+            assertEquals(4, sent.get(0).offset());
+            assertArrayEquals(bytes(4, 8).array(), sent.get(0).data());
+            assertFalse(g.add(7, other, 24, bytes(24, 4), new CompletableFuture<>()), "another fid: alone");
+            assertTrue(g.add(7, other, 28, bytes(28, 4), new CompletableFuture<>()));
+            g.flush(7);
             assertEquals(2, sent.size());
-            assertEquals(20, sent.get(1).offset());
+            assertEquals(other, sent.get(1).h());
+            assertTrue(g.add(7, other, 32, bytes(32, 4), new CompletableFuture<>()), "continuing the flushed bytes");
             g.flush(7);
             assertEquals(3, sent.size());
-            assertEquals(other, sent.get(2).h());
             g.flush(7);
             assertEquals(3, sent.size(), "nothing left to flush");
         }
@@ -82,7 +90,8 @@ class WriteGatherTest {
     @Test
     void gatheredBytesWaitNoLongerThanTheDelay() throws Exception {
         try (WriteGather g = gather(20)) {
-            g.add(7, h, 0, bytes(0, 4), new CompletableFuture<>());
+            assertFalse(g.add(7, h, 0, bytes(0, 4), new CompletableFuture<>()));
+            assertTrue(g.add(7, h, 4, bytes(4, 4), new CompletableFuture<>()));
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             synchronized (sent) {
                 while (sent.isEmpty() && System.nanoTime() < deadline) {
@@ -90,17 +99,18 @@ class WriteGatherTest {
                 }
             }
             assertEquals(1, sent.size());
-            assertArrayEquals(bytes(0, 4).array(), sent.get(0).data());
+            assertArrayEquals(bytes(4, 4).array(), sent.get(0).data());
         }
     }
 
     @Test
     void closeSendsWhatIsLeft() {
         WriteGather g = gather(60_000);
-        g.add(9, h, 0, bytes(0, 3), new CompletableFuture<>());
+        assertFalse(g.add(9, h, 0, bytes(0, 3), new CompletableFuture<>()));
+        assertTrue(g.add(9, h, 3, bytes(3, 3), new CompletableFuture<>()));
         g.close();
         assertEquals(1, sent.size());
-        assertEquals(3, sent.get(0).data().length);
-        assertTrue(Arrays.equals(bytes(0, 3).array(), sent.get(0).data()));
+        assertEquals(3, sent.get(0).offset());
+        assertTrue(Arrays.equals(bytes(3, 3).array(), sent.get(0).data()));
     }
 }
