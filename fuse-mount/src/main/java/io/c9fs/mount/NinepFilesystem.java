@@ -847,11 +847,13 @@ public final class NinepFilesystem implements FuseFilesystem {
         if (pages != null) {
             pages.invalidate(path, offset, size);
         }
-        if (size < Math.min(GATHER_BELOW, h.chunk) && gather.add(path, h, offset, src, done)) {
+        boolean small = size < Math.min(GATHER_BELOW, h.chunk);
+        if (small && gather.add(path, h, offset, src, done)) {
             return size;
         }
-        if (size >= Math.min(GATHER_BELOW, h.chunk)) {
-            // Whatever is gathered first: one fid's Twrites are served in order.
+        if (!small) {
+            // Whatever is gathered first: one fid's Twrites are served in order. (A small WRITE
+            // that add() declined found it sent already.)
             gather.flush(path);
         }
         sendBehind(h, offset, src, List.of(done));
